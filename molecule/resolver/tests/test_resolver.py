@@ -1,0 +1,107 @@
+"""Verify the resolver role on a converged container, then prove what it is for:
+sendmail installs without the unqualified-host-name stall and knows its FQDN."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+CHAPTER_LINE = "127.0.0.1\tbigboy.my-site.com localhost.localdomain localhost bigboy"
+
+
+def _loopback_lines(host):
+    return [
+        line for line in host.file("/etc/hosts").content_string.splitlines()
+        if line.split("#", 1)[0].split()[:1] == ["127.0.0.1"]
+    ]
+
+
+def test_first_loopback_line_is_the_chapters(host):
+    assert _loopback_lines(host)[0] == CHAPTER_LINE
+
+
+def test_names_resolve_as_sendmail_needs(host):
+    assert host.check_output("hostname") == "bigboy"
+    assert host.check_output("hostname -f") == "bigboy.my-site.com"
+    assert host.check_output("getent hosts bigboy").split()[:2] == ["127.0.0.1", "bigboy.my-site.com"]
+
+
+def test_resolv_conf(host):
+    lines = host.file("/etc/resolv.conf").content_string.splitlines()
+    assert "domain my-site.com" in lines
+    assert "search my-site.com" in lines
+    assert [line for line in lines if line.startswith("nameserver")] == ["nameserver 127.0.0.2"]
+
+
+def test_hostname_file(host):
+    assert host.file("/etc/hostname").content == b"bigboy\n"
+
+
+def _preflight(host, domains, mode="warn"):
+    args = "fqdn=bigboy.my-site.com mode=%s domains=%s" % (mode, ",".join(domains))
+    return host.ansible("homelab.mailserver.dns_preflight", args, check=False)
+
+
+def test_preflight_passes_for_the_chapters_domains(host):
+    result = _preflight(host, ["my-site.com", "another-site.com"], mode="fail")
+    assert result["problems"] == []
+    assert result["mx"] == {"my-site.com": ["bigboy.my-site.com"], "another-site.com": ["bigboy.my-site.com"]}
+    assert "127.0.0.1" in result["fqdn_addresses"]
+
+
+def test_preflight_reports_mx_elsewhere_and_missing_domain(host):
+    result = _preflight(host, ["elsewhere.my-site.com", "nomx.my-site.com"])
+    problems = " | ".join(result["problems"])
+    assert "elsewhere.my-site.com names mx.example.org, not this host" in problems
+    assert "nomx.my-site.com" in problems
+    assert len(result["problems"]) == 2
+
+
+def _sha(host, path):
+    return host.check_output("sha256sum %s" % path).split()[0]
+
+
+PITFALLS = [
+    # (extra vars, text the failure must contain)
+    ({"resolver_fqdn": "bigboy"}, "resolver_fqdn 'bigboy' is not a fully qualified name"),
+    ({"resolver_fqdn": "my-site.com", "resolver_hostname": "my-site"},
+     "resolver_fqdn 'my-site.com' is a mail domain, not a host"),
+    ({"resolver_loopback_aliases": ["bigboy", "mail"]}, "resolver_loopback_aliases ['bigboy'] repeat names"),
+    ({"resolver_hostname": "big_boy"}, "resolver_hostname 'big_boy' is not a valid short host name"),
+    ({"resolver_nameservers": ["192.168.1.300"]}, "not valid: ['192.168.1.300']"),
+]
+
+
+@pytest.mark.parametrize("extra, message", PITFALLS, ids=[p[1][:30] for p in PITFALLS])
+def test_pitfall_refused_before_any_change(host, extra, message):
+    before = {p: _sha(host, p) for p in ("/etc/hosts", "/etc/resolv.conf", "/etc/hostname")}
+    name = host.backend.get_hostname()
+    proc = subprocess.run(
+        [
+            "ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", name,
+            os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"),
+            "-e", json.dumps(extra),
+        ],
+        capture_output=True, text=True, check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert message in " ".join(output.split()), output[-3000:]
+    assert {p: _sha(host, p) for p in before} == before
+
+
+def test_sendmail_installs_without_the_unqualified_name_stall(host):
+    """The chapter's reason for the /etc/hosts line: sendmail's postinst and
+    daemon look up the host's own name; a short name first makes them sleep
+    and retry ("My unqualified host name ... unknown; sleeping for retry")."""
+    out = host.run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q sendmail-bin 2>&1")
+    assert out.rc == 0, out.stdout[-3000:]
+    assert "unqualified host name" not in out.stdout
+    assert "sleeping for retry" not in out.stdout
+    ident = host.run("sendmail -d0.1 -bt < /dev/null")
+    text = ident.stdout + ident.stderr
+    assert "(canonical domain name) $j = bigboy.my-site.com" in text, text
+    assert "not qualified" not in text
+    log = host.run("journalctl --no-pager -q 2>/dev/null; cat /var/log/mail.log 2>/dev/null")
+    assert "unqualified host name" not in log.stdout

@@ -1,0 +1,28 @@
+# Copyright: homelab.mailserver contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tests for the resolver role: is a value an IP address, a DNS name."""
+
+import ipaddress
+
+from ansible_collections.homelab.mailserver.plugins.filter.resolver import hostname_problem
+
+
+def ip_address(value):
+    """True when VALUE is an IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def hostname(value):
+    """True when VALUE is a valid DNS host or domain name."""
+    return not hostname_problem(value)
+
+
+class TestModule:
+    """Resolver tests."""
+
+    def tests(self):
+        return {"ip_address": ip_address, "hostname": hostname}

@@ -1,0 +1,11 @@
+# shellcheck shell=bash
+# Environment for every project command: source it, don't run it.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+export CONTAINERS_CONF="$ROOT/containers/containers.conf"
+export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections"
+export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
+export PY_COLORS="${PY_COLORS:-0}"
+export PATH="$ROOT/.venv/bin:$PATH"
+export IMAGE_PREFIX="localhost/homelab-mailserver-base"

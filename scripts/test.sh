@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The collection's test command.
+#   bash scripts/test.sh          # everything: static checks, unit, sanity, molecule scenarios
+#   bash scripts/test.sh fast     # the development loop: lint, unit tests, sanity
+#   bash scripts/test.sh molecule [SCENARIO...]   # only the container scenarios
+# Installs what it needs itself (scripts/bootstrap.sh): apt packages, podman,
+# the pinned Python tooling, the base images.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+mode=${1:-full}
+[ $# -gt 0 ] && shift
+
+bash scripts/bootstrap.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+stage() {
+  local name=$1
+  shift
+  local t0=$SECONDS
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: passed ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+
+sanity() {
+  # ansible-test wants the collection at ansible_collections/NAMESPACE/NAME
+  # and needs pip's bootstrap script, which it cannot download here.
+  local pipver dest=build/sanity/ansible_collections/homelab/mailserver
+  pipver=$(grep -oP "pip='\K[0-9.]+" .venv/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -n1)
+  mkdir -p ~/.ansible/test/cache
+  cp tests/sanity/get_pip_standin.py ~/.ansible/test/cache/"get_pip_${pipver//./_}.py"
+  rm -rf build/sanity && mkdir -p "$dest"
+  git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$dest"
+  (cd "$dest" && ansible-test sanity --local --python 3.11 --requirements --color no -q)
+}
+
+unit() {
+  pytest -q -p no:cacheprovider tests/unit
+}
+
+scenarios() {
+  local s rc=0
+  for s in "$@"; do
+    stage "molecule $s" bash scripts/molecule.sh "$s" test || rc=1
+  done
+  return $rc
+}
+
+all_scenarios() {
+  local order=(resolver maps sendmail) s found=()
+  for s in "${order[@]}"; do [ -f "molecule/$s/molecule.yml" ] && found+=("$s"); done
+  for s in molecule/*/molecule.yml; do
+    s=$(basename "$(dirname "$s")")
+    [[ " ${found[*]} " == *" $s "* ]] || found+=("$s")
+  done
+  echo "${found[@]}"
+}
+
+case "$mode" in
+  fast | full)
+    stage "yamllint" yamllint -s .
+    stage "ansible-lint" ansible-lint -q
+    stage "ruff" ruff check .
+    stage "unit tests" unit
+    stage "ansible-test sanity" sanity
+    if [ "$mode" = full ]; then
+      stage "base images" bash scripts/images.sh
+      # shellcheck disable=SC2046
+      scenarios $(all_scenarios)
+    fi
+    ;;
+  molecule)
+    # shellcheck disable=SC2046
+    if [ $# -gt 0 ]; then scenarios "$@"; else scenarios $(all_scenarios); fi
+    ;;
+  *)
+    echo "usage: scripts/test.sh [fast|full|molecule [SCENARIO...]]" >&2
+    exit 2
+    ;;
+esac
+
+echo
+[ "$failed" -eq 0 ] || printf 'failed stage: %s\n' "${failures[@]}"
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,14 @@
+"""Make the collection importable as ansible_collections.homelab.mailserver."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LINK_BASE = os.path.join(ROOT, "build", "collections")
+LINK = os.path.join(LINK_BASE, "ansible_collections", "homelab", "mailserver")
+
+if not os.path.exists(LINK):
+    os.makedirs(os.path.dirname(LINK), exist_ok=True)
+    os.symlink(os.path.relpath(ROOT, os.path.dirname(LINK)), LINK)
+if LINK_BASE not in sys.path:
+    sys.path.insert(0, LINK_BASE)
