@@ -44,6 +44,26 @@ sanity() {
   (cd "$dest" && ansible-test sanity --local --python 3.11 --requirements --color no -q)
 }
 
+artifact() {
+  # The built collection must install and work as well as the checkout:
+  # its modules documented, its site playbook loadable by FQCN.
+  local out=build/artifact tarball m
+  rm -rf "$out" && mkdir -p "$out/dist"
+  ansible-galaxy collection build --force --output-path "$out/dist" . >/dev/null || return 1
+  tarball=$(ls "$out"/dist/homelab-mailserver-*.tar.gz)
+  ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ansible-galaxy collection install --force --offline --no-deps \
+    -p "$out/installed" "$tarball" >/dev/null 2>&1 || return 1
+  printf '[defaults]\n' >"$out/ansible.cfg"
+  for m in plugins/modules/*.py; do
+    m=$(basename "$m" .py)
+    ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ANSIBLE_CONFIG="$ROOT/$out/ansible.cfg" \
+      ansible-doc "homelab.mailserver.$m" >/dev/null || { echo "ansible-doc failed for $m"; return 1; }
+  done
+  (cd "$out" && ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ANSIBLE_CONFIG="$ROOT/$out/ansible.cfg" \
+    ansible-playbook -i "$ROOT/inventories/example" homelab.mailserver.site --syntax-check >/dev/null) || return 1
+  echo "artifact: $(basename "$tarball") installs; $(ls plugins/modules/*.py | wc -l) modules documented; site playbook loads"
+}
+
 unit() {
   pytest -q -p no:cacheprovider tests/unit
 }
@@ -73,6 +93,7 @@ case "$mode" in
     stage "ruff" ruff check .
     stage "unit tests" unit
     stage "ansible-test sanity" sanity
+    stage "collection artifact" artifact
     if [ "$mode" = full ]; then
       stage "base images" bash scripts/images.sh
       # shellcheck disable=SC2046

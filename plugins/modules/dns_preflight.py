@@ -9,7 +9,7 @@ module: dns_preflight
 short_description: Check that a mail host's name and its domains' MX records resolve to it
 version_added: "0.1.0"
 description:
-  - Runs the checks the chapter does by hand with C(host) before sendmail is configured:
+  - Runs the checks the chapter does by hand with C(host) before sendmail is configured;
     the host's fully qualified name resolves to an address, and each mail domain has an MX
     record whose exchanger is this host (by name, or by an address the host has).
   - Name lookups use the system resolver (C(getaddrinfo)); MX lookups send one UDP query to
