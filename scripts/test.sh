@@ -35,13 +35,16 @@ stage() {
 sanity() {
   # ansible-test wants the collection at ansible_collections/NAMESPACE/NAME
   # and needs pip's bootstrap script, which it cannot download here.
-  local pipver dest=build/sanity/ansible_collections/homelab/mailserver
+  # The copy lives outside this git checkout: inside it, ansible-test would
+  # list files with git and find the ignored build/ directory empty.
+  local pipver base="${TMPDIR:-/tmp}/homelab-mailserver-sanity"
+  local dest="$base/ansible_collections/homelab/mailserver"
   pipver=$(grep -oP "pip='\K[0-9.]+" .venv/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -n1)
   mkdir -p ~/.ansible/test/cache
   cp tests/sanity/get_pip_standin.py ~/.ansible/test/cache/"get_pip_${pipver//./_}.py"
-  rm -rf build/sanity && mkdir -p "$dest"
+  rm -rf "$base" && mkdir -p "$dest"
   git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$dest"
-  (cd "$dest" && ansible-test sanity --local --python 3.11 --requirements --color no -q)
+  (cd "$dest" && ansible-test sanity --local --python 3.11 --requirements --color no)
 }
 
 artifact() {

@@ -40,6 +40,8 @@ options:
     description: Seconds to wait for each name server's answer.
     type: float
     default: 2.0
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -48,7 +50,7 @@ attributes:
   platform:
     platforms: posix
 author:
-  - homelab.mailserver developers
+  - Homelab Mailserver Developers (@homelab-mailserver)
 """
 
 EXAMPLES = r"""
@@ -152,10 +154,10 @@ def query_mx(domain, servers, timeout, port=53):
             last_error = "name server %s answered rcode %d" % (server, rcode)
             continue
         offset = 12
-        for _ in range(qdcount):
+        for _unused in range(qdcount):
             offset = _read_name(reply, offset)[1] + 4
         found = []
-        for _ in range(ancount):
+        for _unused in range(ancount):
             offset = _read_name(reply, offset)[1]
             rtype, _cls, _ttl, rdlength = struct.unpack(">HHIH", reply[offset:offset + 10])
             offset += 10
