@@ -1,0 +1,491 @@
+"""mail_doctor: each check against tmp_path files, a fake SMTP server on 127.0.0.1 and fake commands."""
+
+import datetime
+import json
+import os
+import shutil
+import socketserver
+import subprocess
+import threading
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.homelab.mailserver.plugins.modules import mail_doctor as doctor
+
+FQDN = "bigboy.my-site.com"
+CHAPTER_LINE = "127.0.0.1 bigboy.my-site.com localhost.localdomain localhost bigboy"
+FEDORA_LINE = "127.0.0.1     bigboy    localhost.localdomain    localhost"
+BARE_DOMAIN_LINE = "127.0.0.1   my-site.com  localhost.localdomain   localhost  # (Wrong!!!)"
+PROCMAIL_CF = "Mlocal,\t\tP=/usr/bin/procmail, F=SAw5:|/@qSPfhn9, S=EnvFromL/HdrFromL, R=EnvToL/HdrToL,\n"
+
+
+def write(path, text="", age=0):
+    """Write TEXT to PATH with an mtime AGE seconds in the past."""
+    path.write_text(text)
+    when = 1_700_000_000 - age
+    os.utime(path, (when, when))
+    return str(path)
+
+
+def fake_run(replies):
+    """A `run` that answers from REPLIES (argv tuple or its last word -> (rc, out, err)) and records calls."""
+    calls = []
+
+    def run(argv, data=None):
+        calls.append((list(argv), data))
+        for key in (tuple(argv), argv[-1]):
+            if key in replies:
+                return replies[key]
+        return 1, "", "unknown command %s" % argv
+
+    run.calls = calls
+    return run
+
+
+def real_run(argv, data=None):
+    done = subprocess.run(argv, input=data, capture_output=True, text=True, check=False, timeout=60)
+    return done.returncode, done.stdout, done.stderr
+
+
+# ---------------------------------------------------------------- /etc/hosts
+@pytest.mark.parametrize(
+    ("lines", "ok", "words"),
+    [
+        ([CHAPTER_LINE], True, CHAPTER_LINE),
+        (["# 127.0.0.1 old.example.com", "::1 localhost", CHAPTER_LINE, "127.0.0.1 other"], True, CHAPTER_LINE),
+        (["127.0.0.1\tBigBoy.My-Site.com. localhost"], True, "BigBoy"),
+        ([FEDORA_LINE], False, "local host name (bigboy) is not qualified"),
+        ([BARE_DOMAIN_LINE], False, "relays for all of .com"),
+        (["127.0.0.1 localhost", "127.0.1.1 bigboy.my-site.com bigboy"], False, "must come first, before localhost"),
+        (["127.0.0.1 bigboy.my-site.com bigboy"], False, "localhost is missing"),
+        (["127.0.0.1 mail.other.org localhost"], False, "'mail.other.org' comes first"),
+        (["::1 localhost"], False, "no 127.0.0.1 line"),
+    ],
+)
+def test_hosts_fqdn_first(tmp_path, lines, ok, words):
+    hosts = write(tmp_path / "hosts", "\n".join(lines) + "\n")
+    check = doctor.check_hosts_fqdn_first(FQDN, hosts)
+    assert check["name"] == "hosts_fqdn_first"
+    assert check["ok"] is ok
+    assert words in check["detail"]
+
+
+def test_hosts_unqualified_fqdn_and_missing_file(tmp_path):
+    hosts = write(tmp_path / "hosts", FEDORA_LINE + "\n")
+    assert doctor.check_hosts_fqdn_first("bigboy", hosts)["ok"] is False
+    assert "cannot be read" in doctor.check_hosts_fqdn_first(FQDN, str(tmp_path / "none"))["detail"]
+
+
+# ---------------------------------------------------------------- sendmail -bt
+BT_GOOD = """Version 8.18.1
+============ SYSTEM IDENTITY (after readcf) ============
+      (short domain name) $w = bigboy
+  (canonical domain name) $j = bigboy.my-site.com
+         (subdomain name) $m = my-site.com
+              (node name) $k = bigboy
+========================================================
+ADDRESS TEST MODE (ruleset 3 NOT automatically invoked)
+> """
+
+
+@pytest.mark.parametrize(
+    ("out", "err", "ok", "words"),
+    [
+        (BT_GOOD, "", True, "$j = bigboy.my-site.com"),
+        (BT_GOOD.replace("$j = bigboy.my-site.com", "$j = bigboy"), "", False, "$j = bigboy, expected"),
+        ("", "WARNING: local host name (bigboy) is not qualified; fix $j in config file\n", False,
+         "local host name (bigboy) is not qualified"),
+        ("", "sendmail: cannot open /etc/mail/sendmail.cf\n", False, "shows no $j"),
+    ],
+)
+def test_fqdn_qualified(out, err, ok, words):
+    run = fake_run({"-bt": (0, out, err)})
+    check = doctor.check_fqdn_qualified(FQDN, run, "/usr/sbin/sendmail")
+    assert (check["ok"], words in check["detail"]) == (ok, True)
+    assert run.calls[0][0] == ["/usr/sbin/sendmail", "-d0.1", "-bt"]
+
+
+def test_fqdn_qualified_without_sendmail():
+    assert doctor.check_fqdn_qualified(FQDN, fake_run({}), None)["ok"] is None
+
+
+# ---------------------------------------------------------------- SMTP
+class SmtpHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP: the server's `state` says the banner and the RCPT answer; commands are recorded."""
+
+    def handle(self):
+        state = self.server.state
+        state["peers"].append(self.client_address[0])
+        self.wfile.write(state["banner"].encode() + b"\r\n")
+        while True:
+            line = self.rfile.readline().decode().strip()
+            if not line:
+                return
+            state["commands"].append(line)
+            verb = line.split(" ", 1)[0].split(":", 1)[0].upper()
+            reply = {
+                "EHLO": "250-mail.my-site.com Hello\r\n250 HELP",
+                "MAIL": state["mail"],
+                "RCPT": state["rcpt"],
+                "RSET": "250 2.0.0 Reset state",
+                "DATA": "354 Enter mail",
+                "QUIT": "221 2.0.0 closing connection",
+            }.get(verb, "500 5.5.1 Command unrecognized")
+            self.wfile.write(reply.encode() + b"\r\n")
+            if verb == "QUIT":
+                return
+
+
+@pytest.fixture
+def smtp_server():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SmtpHandler)
+    server.daemon_threads = True
+    server.state = {
+        "banner": "220 mail.my-site.com ESMTP Sendmail ready",
+        "mail": "250 2.1.0 <>... Sender ok",
+        "rcpt": "550 5.7.1 <relay-test@relay-probe.invalid>... Relaying denied",
+        "commands": [],
+        "peers": [],
+    }
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server.state, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def probe(port, source="127.0.0.1"):
+    return doctor.check_no_open_relay("127.0.0.1", port, source, "relay-test@relay-probe.invalid", timeout=5)
+
+
+def test_banner_220(smtp_server):
+    _state, port = smtp_server
+    check = doctor.check_smtp_banner("127.0.0.1", port, timeout=5)
+    assert check == {"name": "smtp_banner", "ok": True, "detail": "220 mail.my-site.com ESMTP Sendmail ready"}
+
+
+def test_banner_not_220(smtp_server):
+    state, port = smtp_server
+    state["banner"] = "554 5.3.2 mail.my-site.com closing connection"
+    assert doctor.check_smtp_banner("127.0.0.1", port, timeout=5)["ok"] is False
+
+
+def test_banner_nothing_listening():
+    with socketserver.TCPServer(("127.0.0.1", 0), SmtpHandler) as closed:
+        port = closed.server_address[1]
+    check = doctor.check_smtp_banner("127.0.0.1", port, timeout=5)
+    assert check["ok"] is False and "refused" in check["detail"].lower()
+
+
+def test_relay_denied_is_ok_and_session_never_sends_data(smtp_server):
+    state, port = smtp_server
+    check = probe(port)
+    assert check["ok"] is True
+    assert "550 5.7.1" in check["detail"] and "Relaying denied" in check["detail"]
+    verbs = [c.split()[0].split(":")[0].upper() for c in state["commands"]]
+    assert verbs == ["EHLO", "MAIL", "RCPT", "RSET", "QUIT"]
+    assert state["commands"][1].upper() == "MAIL FROM:<>"
+    assert state["commands"][2].upper() == "RCPT TO:<RELAY-TEST@RELAY-PROBE.INVALID>"
+
+
+def test_relay_accepted_is_open_relay(smtp_server):
+    state, port = smtp_server
+    state["rcpt"] = "250 2.1.5 <relay-test@relay-probe.invalid>... Recipient ok"
+    check = probe(port)
+    assert check["ok"] is False and "open relay" in check["detail"]
+    assert not any(c.upper().startswith("DATA") for c in state["commands"])
+    assert [c.upper() for c in state["commands"][-2:]] == ["RSET", "QUIT"]
+
+
+@pytest.mark.parametrize(
+    ("key", "reply"),
+    [("rcpt", "451 4.7.1 Greylisting in action, please come back later"),
+     ("mail", "553 5.1.8 <>... Domain of sender address does not exist")],
+)
+def test_relay_inconclusive(smtp_server, key, reply):
+    state, port = smtp_server
+    state[key] = reply
+    assert probe(port)["ok"] is None
+    assert state["commands"][-1].upper() == "QUIT"
+
+
+def test_relay_probe_binds_the_untrusted_source(smtp_server):
+    state, port = smtp_server
+    probe(port, source="127.0.0.66")
+    assert state["peers"] == ["127.0.0.66"]
+
+
+# ---------------------------------------------------------------- freshness
+def test_sendmail_cf_fresh(tmp_path):
+    mc = write(tmp_path / "sendmail.mc", "dnl", age=100)
+    cf = write(tmp_path / "sendmail.cf", "V10", age=50)
+    assert doctor.check_sendmail_cf_fresh(mc, cf)["ok"] is True
+    write(tmp_path / "sendmail.mc", "dnl changed", age=10)
+    check = doctor.check_sendmail_cf_fresh(mc, cf)
+    assert check["ok"] is False and "older than" in check["detail"]
+    assert doctor.check_sendmail_cf_fresh(mc, str(tmp_path / "none.cf"))["ok"] is False
+    assert doctor.check_sendmail_cf_fresh(str(tmp_path / "none.mc"), cf)["ok"] is None
+
+
+def test_maps_fresh_stale_and_missing(tmp_path):
+    cf = str(tmp_path / "sendmail.cf")
+    access = write(tmp_path / "access", "localhost RELAY\n", age=100)
+    write(tmp_path / "access.db", age=50)
+    virt = write(tmp_path / "virtusertable", "@my-site.com marc\n", age=100)
+    maps = [access, virt, str(tmp_path / "mailertable")]
+    check = doctor.check_maps_fresh(maps, cf)
+    assert check["ok"] is False
+    assert "virtusertable.db missing" in check["detail"] and "access:" not in check["detail"]
+    write(tmp_path / "virtusertable.db", age=100)
+    assert doctor.check_maps_fresh(maps, cf)["ok"] is True
+    write(tmp_path / "access", "localhost RELAY\n127.0.0.1 RELAY\n", age=10)
+    check = doctor.check_maps_fresh(maps, cf)
+    assert check["ok"] is False and "access.db older than the text" in check["detail"]
+    assert doctor.check_maps_fresh([str(tmp_path / "none")], cf)["ok"] is None
+
+
+def test_maps_fresh_follows_the_cf_map_type(tmp_path):
+    access = write(tmp_path / "access", "localhost RELAY\n", age=100)
+    write(tmp_path / "access.db", age=50)
+    cf = write(tmp_path / "sendmail.cf", "Kaccess cdb -T<TMPF> %s\n" % access)
+    check = doctor.check_maps_fresh([access], cf)
+    assert check["ok"] is False and "access.cdb missing" in check["detail"]
+
+
+def test_aliases_fresh(tmp_path):
+    cf = str(tmp_path / "sendmail.cf")
+    aliases = write(tmp_path / "aliases", "root: marc\n", age=10)
+    write(tmp_path / "aliases.db", age=100)
+    check = doctor.check_aliases_fresh(aliases, cf)
+    assert check["ok"] is False and "newaliases" in check["detail"]
+    write(tmp_path / "aliases.db", age=0)
+    assert doctor.check_aliases_fresh(aliases, cf)["ok"] is True
+    assert doctor.check_aliases_fresh(str(tmp_path / "none"), cf)["ok"] is None
+
+
+# ---------------------------------------------------------------- Dovecot
+DOVECOT_23_MBOX = {("doveconf", "-h", "mail_location"): (0, "mbox:~/mail:INBOX=/var/mail/%u\n", "")}
+DOVECOT_23_MAILDIR = {("doveconf", "-h", "mail_location"): (0, "maildir:~/Maildir\n", "")}
+DOVECOT_24_MBOX = {
+    ("doveconf", "-h", "mail_driver"): (0, "mbox\n", ""),
+    ("doveconf", "-h", "mail_path"): (0, "~/mail\n", ""),
+    ("doveconf", "-h", "mail_inbox_path"): (0, "/var/mail/%{user}\n", ""),
+}
+DOVECOT_24_MAILDIR = {
+    ("doveconf", "-h", "mail_driver"): (0, "maildir\n", ""),
+    ("doveconf", "-h", "mail_path"): (0, "%{home}/Maildir\n", ""),
+    ("doveconf", "-h", "mail_inbox_path"): (0, "\n", ""),
+}
+
+
+@pytest.mark.parametrize(
+    ("procmailrc", "dovecot", "ok"),
+    [
+        ("DEFAULT=$HOME/Maildir/\n", DOVECOT_23_MBOX, False),
+        ("DEFAULT=$HOME/Maildir/\n", DOVECOT_23_MAILDIR, True),
+        ("MAILDIR=$HOME\nDEFAULT=Maildir/\n", DOVECOT_24_MAILDIR, True),
+        ("DEFAULT=$HOME/Maildir/\n", DOVECOT_24_MBOX, False),
+        (None, DOVECOT_23_MBOX, True),
+        (None, DOVECOT_24_MBOX, True),
+        (None, DOVECOT_23_MAILDIR, False),
+        ("DEFAULT=$HOME/Mail/\n", DOVECOT_23_MAILDIR, False),
+        ('DEFAULT="/var/mail/$LOGNAME"\n', DOVECOT_23_MBOX, True),
+        (None, {("doveconf", "-h", "mail_location"): (0, "mbox:~/mail\n", "")}, False),
+    ],
+)
+def test_dovecot_mail_location(tmp_path, procmailrc, dovecot, ok):
+    cf = write(tmp_path / "sendmail.cf", PROCMAIL_CF)
+    rc = write(tmp_path / "procmailrc", procmailrc) if procmailrc else str(tmp_path / "none")
+    check = doctor.check_dovecot_mail_location(
+        doctor.dovecot_storage(fake_run(dovecot), "doveconf"), doctor.delivery_storage(rc, cf))
+    assert check["ok"] is ok, check["detail"]
+    assert ("wrong place" in check["detail"]) is (not ok)
+
+
+def test_dovecot_wrong_mail_location_names_both(tmp_path):
+    cf = write(tmp_path / "sendmail.cf", PROCMAIL_CF)
+    rc = write(tmp_path / "procmailrc", "DEFAULT=$HOME/Maildir/\n")
+    check = doctor.check_dovecot_mail_location(
+        doctor.dovecot_storage(fake_run(DOVECOT_23_MBOX), "doveconf"), doctor.delivery_storage(rc, cf))
+    assert "mail_location = mbox:~/mail:INBOX=/var/mail/%u" in check["detail"]
+    assert "DEFAULT=$HOME/Maildir/" in check["detail"] and "maildir:$HOME/Maildir/" in check["detail"]
+
+
+def test_dovecot_autodetect_and_lda(tmp_path):
+    unset = doctor.dovecot_storage(fake_run({("doveconf", "-h", "mail_location"): (0, "\n", "")}), "doveconf")
+    check = doctor.check_dovecot_mail_location(unset, doctor.delivery_storage(str(tmp_path / "none"), "/none"))
+    assert check["ok"] is None and "autodetection failed" in check["detail"]
+    cf = write(tmp_path / "sendmail.cf", "Mlocal,\t\tP=/usr/lib/dovecot/dovecot-lda, F=DFMPhnu9,\n")
+    assert doctor.delivery_storage(str(tmp_path / "none"), cf) is None
+    assert doctor.check_dovecot_mail_location(unset, None)["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("mailer", "driver"),
+    [("/usr/lib/sm.bin/sensible-mda", "maildir"), ("/usr/bin/procmail", "maildir"),
+     ("/usr/lib/sm.bin/mail.local", "mbox")],
+)
+def test_local_mailer_decides_whether_procmailrc_counts(tmp_path, mailer, driver):
+    """Debian's sensible-mda runs procmail; mail.local writes /var/mail whatever procmailrc says."""
+    cf = write(tmp_path / "sendmail.cf", "Mlocal,\t\tP=%s, F=lsDFMAw5:/|@qPn9S,\n" % mailer)
+    rc = write(tmp_path / "procmailrc", "DEFAULT=$HOME/Maildir/\n")
+    assert doctor.delivery_storage(rc, cf)["driver"] == driver
+
+
+# ---------------------------------------------------------------- certificates
+def test_certificates_discovered_from_dovecot_and_sendmail(tmp_path):
+    d24 = fake_run({("doveconf", "-h", "ssl_server_cert_file"): (0, "/etc/dovecot/private/dovecot.pem\n", "")})
+    d23 = fake_run({("doveconf", "-h", "ssl_cert"): (0, "</etc/pki/dovecot/certs/dovecot.pem\n", "")})
+    assert doctor.dovecot_certificates(d24, "doveconf") == ["/etc/dovecot/private/dovecot.pem"]
+    assert doctor.dovecot_certificates(d23, "doveconf") == ["/etc/pki/dovecot/certs/dovecot.pem"]
+    cf = write(tmp_path / "sendmail.cf", "O ServerCertFile=/etc/mail/tls/sendmail-server.crt\n")
+    assert doctor.sendmail_certificates(cf) == ["/etc/mail/tls/sendmail-server.crt"]
+
+
+def test_certificate_expiry_mocked_openssl():
+    now = datetime.datetime(2029, 12, 1, tzinfo=datetime.UTC)
+    run = fake_run({"/c/soon.pem": (0, "notAfter=Jan  1 00:00:00 2030 GMT\n", ""),
+                    "/c/late.pem": (0, "notAfter=Dec 31 23:59:59 2031 GMT\n", "")})
+    check = doctor.check_certificate_expiry(["/c/late.pem"], run, "openssl", 30, now=now)
+    assert check["ok"] is True and "in 760 days" in check["detail"]
+    check = doctor.check_certificate_expiry(["/c/late.pem", "/c/soon.pem"], run, "openssl", 30, now=now)
+    assert check["ok"] is True and "in 31 days" in check["detail"]
+    check = doctor.check_certificate_expiry(["/c/soon.pem"], run, "openssl", 32, now=now)
+    assert check["ok"] is False and "fewer than 32 days" in check["detail"]
+    assert run.calls[0][0] == ["openssl", "x509", "-enddate", "-noout", "-in", "/c/late.pem"]
+    assert doctor.check_certificate_expiry(["/c/x.pem"], run, None)["ok"] is None
+    assert doctor.check_certificate_expiry([], run, "openssl")["ok"] is None
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="no openssl binary here")
+def test_certificate_expiry_real_openssl(tmp_path):
+    def cert(days):
+        path = str(tmp_path / ("cert%d.pem" % days))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=mail.my-site.com",
+                        "-keyout", str(tmp_path / "key.pem"), "-out", path, "-days", str(days)],
+                       check=True, capture_output=True)
+        return path
+
+    openssl = shutil.which("openssl")
+    assert doctor.check_certificate_expiry([cert(365)], real_run, openssl, 30)["ok"] is True
+    soon = doctor.check_certificate_expiry([cert(10)], real_run, openssl, 30)
+    assert soon["ok"] is False and "fewer than 30 days" in soon["detail"]
+    missing = doctor.check_certificate_expiry([str(tmp_path / "none.pem")], real_run, openssl, 30)
+    assert missing["ok"] is False and "does not exist" in missing["detail"]
+
+
+# ---------------------------------------------------------------- listening
+TCP = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:0019 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1579 1 0
+   1: 00000000:024B 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1580 1 0
+   2: 0100007F:0019 4200007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 1581 1 0
+"""
+TCP6 = """  sl  local_address                         remote_address                        st tx_queue rx_queue
+   0: 00000000000000000000000001000000:03E1 00000000000000000000000000000000:0000 0A 00000000:00000000
+   1: 00000000000000000000000000000000:03E3 00000000000000000000000000000000:0000 0A 00000000:00000000
+   2: 0000000000000000FFFF00000300007F:006E 00000000000000000000000000000000:0000 0A 00000000:00000000
+"""
+
+
+def test_parse_proc_net_tcp():
+    shown = [doctor._show(a, p) for a, p in doctor.parse_proc_net_tcp(TCP) + doctor.parse_proc_net_tcp(TCP6)]
+    assert shown == ["127.0.0.1:25", "0.0.0.0:587", "[::1]:993", "[::]:995", "[::ffff:127.0.0.3]:110"]
+
+
+@pytest.mark.parametrize(
+    ("expected", "ok", "missing"),
+    [
+        (["127.0.0.1:25", "192.168.1.100:587", "[::1]:993", "127.0.0.1:995", "127.0.0.3:110", "*:25"], True, ""),
+        (["192.168.1.100:25"], False, "192.168.1.100:25"),
+        (["[::1]:25"], False, "[::1]:25"),
+        (["[::1]:587"], False, "[::1]:587"),
+        (["*:143", "127.0.0.1:25"], False, "*:143"),
+        (["smtp"], False, "smtp (not address:port)"),
+        ([], None, ""),
+    ],
+)
+def test_listening(tmp_path, expected, ok, missing):
+    files = (write(tmp_path / "tcp", TCP), write(tmp_path / "tcp6", TCP6), str(tmp_path / "none"))
+    check = doctor.check_listening(expected, files)
+    assert check["ok"] is ok
+    assert check["detail"].endswith("listening: 127.0.0.1:25 [::ffff:127.0.0.3]:110 0.0.0.0:587 [::1]:993 [::]:995")
+    assert ("not listening: %s\n" % missing in check["detail"]) is bool(missing)
+
+
+# ---------------------------------------------------------------- log
+CHAPTER_LOG = [
+    "Oct 16 10:20:04 bigboy sendmail[2500]: g9GHK3iQ002500: SYSERR(root): savemail: cannot save rejected email"
+    " anywhere",
+    "Oct 16 10:20:04 bigboy sendmail[2500]: g9GHK3iQ002500: Losing ./qfg9GHK3iQ002500: savemail panic",
+    "Oct 16 10:23:58 bigboy sendmail[2582]: My unqualified host name (bigboy) unknown; sleeping for retry",
+]
+
+
+def test_tail_reads_only_the_end(tmp_path):
+    log = tmp_path / "maillog"
+    log.write_text("".join("line %d\n" % i for i in range(5000)))
+    assert doctor.tail(str(log), 3, block=64) == ["line 4997", "line 4998", "line 4999"]
+    assert doctor.tail(str(log), 10000) == ["line %d" % i for i in range(5000)]
+
+
+def test_mail_log_errors(tmp_path):
+    quiet = ["Dec  5 20:49:47 bigboy sendmail[1]: from=<a@b>, size=1, nrcpts=1"] * 3
+    assert doctor.check_mail_log(quiet, "maillog")["ok"] is True
+    warn = quiet + ["Dec  5 20:49:48 bigboy dovecot: pop3(user1): Error: mail_location not set"]
+    check = doctor.check_mail_log(warn, "maillog")
+    assert check["ok"] is None and "mail_location not set" in check["detail"]
+    for line in CHAPTER_LOG:
+        assert doctor.check_mail_log([*quiet, line, quiet[0]], "maillog")["ok"] is False
+    many = ["warning %d" % i for i in range(9)] + CHAPTER_LOG
+    check = doctor.check_mail_log(many, "maillog")
+    assert check["detail"].splitlines()[1:] == ["warning 7", "warning 8"] + CHAPTER_LOG
+    assert doctor.check_mail_log([], "the journal")["ok"] is None
+    assert doctor.check_mail_log(None, "no log")["ok"] is None
+
+
+def test_read_mail_log_file_then_journal(tmp_path):
+    log = write(tmp_path / "maillog", "a\nb\nc\n")
+    run = fake_run({"--no-pager": (0, "x\ny\n", "")})
+    assert doctor.read_mail_log(log, 2, run, "journalctl") == (["b", "c"], log)
+    lines, source = doctor.read_mail_log(None, 5, run, "journalctl")
+    if not any(os.path.exists(p) for p in doctor.MAIL_LOGS):
+        assert (lines, source) == (["x", "y"], "the journal (sendmail, dovecot)")
+        assert run.calls[0][0] == ["journalctl", "-q", "-n", "5", "-u", "sendmail", "-u", "dovecot", "--no-pager"]
+
+
+# ---------------------------------------------------------------- module
+def test_summary_table():
+    table = doctor.summary_table([
+        doctor.result("smtp_banner", True, "220 ready"),
+        doctor.result("listening", False, "not listening: *:993\nlistening: 0.0.0.0:25"),
+        doctor.result("dovecot_mail_location", None, "Dovecot is not installed"),
+    ])
+    assert table.splitlines() == [
+        "CHECK                  RESULT  DETAIL",
+        "smtp_banner            ok      220 ready",
+        "listening              FAIL    not listening: *:993",
+        "                               listening: 0.0.0.0:25",
+        "dovecot_mail_location  -       Dovecot is not installed",
+    ]
+
+
+def run_main(capsys, args):
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        doctor.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_module_reports_without_failing_the_task(tmp_path, capsys, smtp_server):
+    _state, port = smtp_server
+    mc = write(tmp_path / "sendmail.mc", "dnl", age=10)
+    cf = write(tmp_path / "sendmail.cf", "V10", age=100)
+    args = {"fqdn": FQDN, "checks": ["smtp_banner", "sendmail_cf_fresh"], "smtp_port": port,
+            "sendmail_mc": mc, "sendmail_cf": cf, "_ansible_check_mode": True}
+    code, out = run_main(capsys, args)
+    assert code == 0 and "failed" not in out and out["changed"] is False
+    assert [c["name"] for c in out["checks"]] == ["smtp_banner", "sendmail_cf_fresh"]
+    assert out["failed_checks"] == ["sendmail_cf_fresh"]
+    assert "sendmail_cf_fresh  FAIL" in out["summary"]
+    code, out = run_main(capsys, dict(args, fail_on_problem=True))
+    assert code == 1 and out["failed"] is True and out["msg"] == "mail doctor: not OK: sendmail_cf_fresh"
