@@ -21,6 +21,27 @@ def hostname_problem(name):
     return ""
 
 
+def hosts_entries(content, entries):
+    """Return CONTENT with one line per entry ``{address, names}``.
+
+    An existing line for the address is replaced in place; otherwise the line
+    is appended. Other lines are kept as they were.
+    """
+    out = (content or "").splitlines()
+    for entry in entries or []:
+        address, names = entry.get("address"), entry.get("names") or []
+        if not address or not names:
+            raise AnsibleFilterError("hosts_entries: each entry needs an address and a list of names: %r" % (entry,))
+        line = "%s\t%s" % (address, " ".join(names))
+        for index, existing in enumerate(out):
+            if existing.split("#", 1)[0].split()[:1] == [address]:
+                out[index] = line
+                break
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def hosts_loopback(content, names):
     """Return CONTENT (an /etc/hosts text) with NAMES as the 127.0.0.1 line.
 
@@ -57,5 +78,6 @@ class FilterModule:
     def filters(self):
         return {
             "hosts_loopback": hosts_loopback,
+            "hosts_entries": hosts_entries,
             "hostname_problem": hostname_problem,
         }

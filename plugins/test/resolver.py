@@ -21,8 +21,13 @@ def hostname(value):
     return not hostname_problem(value)
 
 
+def any_bad_hostname(values):
+    """True when a list of names holds one that is not a valid DNS name."""
+    return any(hostname_problem(v) for v in values or [])
+
+
 class TestModule:
     """Resolver tests."""
 
     def tests(self):
-        return {"ip_address": ip_address, "hostname": hostname}
+        return {"ip_address": ip_address, "hostname": hostname, "any_bad_hostname": any_bad_hostname}

@@ -21,6 +21,11 @@ def test_first_loopback_line_is_the_chapters(host):
     assert _loopback_lines(host)[0] == CHAPTER_LINE
 
 
+def test_static_entry_kept_and_resolves(host):
+    assert "127.0.0.2\tns.my-site.com ns" in host.file("/etc/hosts").content_string.splitlines()
+    assert host.check_output("getent hosts ns").split() == ["127.0.0.2", "ns.my-site.com", "ns"]
+
+
 def test_names_resolve_as_sendmail_needs(host):
     assert host.check_output("hostname") == "bigboy"
     assert host.check_output("hostname -f") == "bigboy.my-site.com"

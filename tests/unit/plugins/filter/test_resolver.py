@@ -2,7 +2,7 @@
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.homelab.mailserver.plugins.filter.resolver import hostname_problem, hosts_loopback
+from ansible_collections.homelab.mailserver.plugins.filter.resolver import hostname_problem, hosts_entries, hosts_loopback
 
 CHAPTER = ["bigboy.my-site.com", "localhost.localdomain", "localhost", "bigboy"]
 LINE = "127.0.0.1\tbigboy.my-site.com localhost.localdomain localhost bigboy"
@@ -62,3 +62,24 @@ def test_hostname_problem(name, problem):
         assert problem in hostname_problem(name)
     else:
         assert hostname_problem(name) == ""
+
+
+def test_hosts_entries_replace_in_place_or_append():
+    before = "127.0.0.1 localhost\n127.0.0.2 old-name\n::1 localhost\n"
+    entries = [
+        {"address": "127.0.0.2", "names": ["bigboy.my-site.com", "bigboy"]},
+        {"address": "192.168.1.100", "names": ["bigboy.my-site.com"]},
+    ]
+    after = hosts_entries(before, entries)
+    assert after.splitlines() == [
+        "127.0.0.1 localhost",
+        "127.0.0.2\tbigboy.my-site.com bigboy",
+        "::1 localhost",
+        "192.168.1.100\tbigboy.my-site.com",
+    ]
+    assert hosts_entries(after, entries) == after
+
+
+def test_hosts_entries_need_address_and_names():
+    with pytest.raises(AnsibleFilterError, match="needs an address"):
+        hosts_entries("", [{"address": "127.0.0.2", "names": []}])
