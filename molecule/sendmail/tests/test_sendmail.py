@@ -1,0 +1,242 @@
+"""The chapter's mail server, proved with real SMTP over 127.0.0.0/8 inside the container.
+
+bigboy.my-site.com listens on 127.0.0.1:25; 127.0.0.2 is a trusted client (access RELAY),
+127.0.0.5 an untrusted one; "remote.example" is the SMTP sink on 127.0.0.3:25 (prepare.yml),
+reached through the mailertable.
+"""
+
+import json
+import textwrap
+import time
+import uuid
+
+import pytest
+
+SMTP_CLIENT = r'''
+import json, smtplib, sys
+args = json.loads(sys.argv[1])
+out = {"rcpt": [], "data": None}
+s = smtplib.SMTP(timeout=120, source_address=(args["src"], 0), local_hostname=args.get("helo", "client.my-site.com"))
+s.connect("127.0.0.1", 25)
+s.ehlo(args.get("helo", "client.my-site.com"))
+out["mail"] = list(s.mail(args["from"]))
+out["mail"][1] = out["mail"][1].decode()
+ok = False
+for rcpt in args["to"]:
+    code, msg = s.docmd("RCPT TO:", rcpt if rcpt.startswith("<") else "<%s>" % rcpt)
+    out["rcpt"].append([code, msg.decode()])
+    ok = ok or code in (250, 251)
+if ok and args.get("body"):
+    code, msg = s.data(args["body"])  # str: smtplib sends CRLF line ends (sendmail refuses bare LF)
+    out["data"] = [code, msg.decode()]
+s.quit()
+print(json.dumps(out))
+'''
+
+
+def smtp(host, src, sender, rcpts, body=None, helo="client.my-site.com"):
+    args = json.dumps({"src": src, "from": sender, "to": rcpts, "body": body, "helo": helo})
+    cmd = f"python3 - {quote(args)} <<'PYEOF'\n{SMTP_CLIENT}\nPYEOF"
+    result = host.run(cmd)
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def quote(text):
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def message(token, sender="marc@my-site.com", to="someone", extra=""):
+    return textwrap.dedent("""\
+        From: %s
+        To: %s
+        Subject: test %s
+        %s
+        body %s
+        """) % (sender, to, token, extra, token)
+
+
+def wait_for(host, path_glob, token, timeout=90):
+    """Wait until a file matching path_glob contains token; return that file's text."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        result = host.run(f"grep -l -- {quote(token)} {path_glob} 2>/dev/null | head -n1")
+        name = result.stdout.strip()
+        if name:
+            return host.file(name).content_string
+        host.run("/usr/sbin/sendmail -q >/dev/null 2>&1 || true")
+        time.sleep(2)
+    pytest.fail("{} never arrived in {}; mail log:\n{}".format(token, path_glob, host.run(
+        "tail -n 30 /var/log/mail.log 2>/dev/null || journalctl -u sendmail -n 30 --no-pager").stdout))
+
+
+def mailbox(user):
+    return f"/var/mail/{user}"
+
+
+def token():
+    return "tok-" + uuid.uuid4().hex[:12]
+
+
+# --- the daemon and its configuration -------------------------------------------------
+
+def test_sendmail_running_and_enabled(host):
+    service = host.service("sendmail")
+    assert service.is_running
+    assert service.is_enabled
+
+
+def test_listens_on_the_configured_addresses(host):
+    assert host.socket("tcp://127.0.0.1:25").is_listening
+    assert host.socket("tcp://127.0.0.1:587").is_listening
+    assert not host.socket("tcp://0.0.0.0:25").is_listening
+
+
+def test_running_daemon_uses_the_new_configuration(host):
+    """The greeting and EHLO come from the rendered sendmail.cf (catches a restart that did not take)."""
+    cf = host.file("/etc/mail/sendmail.cf").content_string
+    assert "Kvirtuser hash -o /etc/mail/virtusertable.db" in cf
+    assert "O DaemonPortOptions=Family=inet, Name=MTA, Port=25, Addr=127.0.0.1" in cf
+    pid = host.file("/run/sendmail/mta/sendmail.pid").content_string.split()[0]
+    started = int(host.run(f"stat -c %Y /proc/{pid}").stdout.strip())
+    assert started >= host.file("/etc/mail/sendmail.cf").mtime.timestamp() - 1
+    ehlo = host.run("python3 -c \"import smtplib; s=smtplib.SMTP('127.0.0.1', 25, timeout=60); print(s.ehlo()[1].decode())\"")
+    assert "STARTTLS" in ehlo.stdout
+
+
+def test_mc_and_cf_are_not_group_writable(host):
+    assert host.file("/etc/mail/sendmail.cf").mode == 0o644
+    assert host.file("/etc/mail/tls/smtpd.key").mode == 0o600
+
+
+def test_class_files(host):
+    lhn = host.file("/etc/mail/local-host-names").content_string.split()
+    assert "my-site.com" in lhn and "another-site.com" in lhn
+    gd = host.file("/etc/mail/generics-domains").content_string.split()
+    assert {"my-site.com", "another-site.com", "bigboy.my-site.com"} <= set(gd)
+    assert not host.file("/etc/mail/relay-domains").exists
+
+
+def test_access_map_is_the_chapters(host):
+    access = host.file("/etc/mail/access").content_string
+    for key in ("localhost.localdomain", "localhost", "127.0.0.1", "192.168.1.16", "192.168.1.17", "192.168.2",
+                "my-site.com"):
+        assert any(line.split() == [key, "RELAY"] for line in access.splitlines()), key
+
+
+def test_mail_users_exist(host):
+    for user in ("marc", "peter", "paul", "mary", "john1", "john2", "webmaster"):
+        assert host.user(user).exists
+
+
+# --- the six virtusertable routes -------------------------------------------------------
+
+@pytest.mark.parametrize("rcpt, user", [
+    ("webmaster@another-site.com", "webmaster"),      # webmaster@another-site.com  webmasters
+    ("anybody@another-site.com", "marc"),             # @another-site.com           marc
+    ("sales@my-site.com", "marc"),                    # sales@... -> sales@another-site.com -> marc
+    ("paul@my-site.com", "paul"),                     # paul@my-site.com            paul
+    ("finance@my-site.com", "paul"),                  # finance@my-site.com         paul
+    ("john@my-site.com", "john1"),
+    ("john@another-site.com", "john2"),
+])
+def test_virtusertable_routes_deliver(host, rcpt, user):
+    tok = token()
+    result = smtp(host, "127.0.0.5", "marc@my-site.com", [rcpt], message(tok, to=rcpt))
+    assert result["rcpt"][0][0] == 250, result
+    assert result["data"][0] == 250, result
+    wait_for(host, mailbox(user), tok)
+
+
+def test_catchall_bounces_user_unknown(host):
+    result = smtp(host, "127.0.0.5", "marc@my-site.com", ["nobody-here@my-site.com"])
+    code, text = result["rcpt"][0]
+    # error:nouser gives 5.3.0 at RCPT time (553 with sendmail 8.17/8.18)
+    assert code in (550, 553) and "User unknown" in text, result
+
+
+# --- aliases ----------------------------------------------------------------------------
+
+def test_root_reaches_marc_and_webmaster(host):
+    tok = token()
+    result = smtp(host, "127.0.0.1", "marc@my-site.com", ["root@bigboy.my-site.com"], message(tok, to="root"))
+    assert result["rcpt"][0][0] == 250, result
+    wait_for(host, mailbox("marc"), tok)
+    wait_for(host, mailbox("webmaster"), tok)  # via webmaster@my-site.com -> webmasters
+
+
+def test_directors_reach_peter_paul_mary(host):
+    tok = token()
+    result = smtp(host, "127.0.0.5", "marc@my-site.com", ["directors@my-site.com"], message(tok, to="directors"))
+    assert result["rcpt"][0][0] == 250, result
+    for user in ("peter", "paul", "mary"):
+        wait_for(host, mailbox(user), tok)
+
+
+# --- relaying ---------------------------------------------------------------------------
+
+def test_relay_allowed_from_trusted_loopback_client(host):
+    tok = token()
+    result = smtp(host, "127.0.0.2", "marc@my-site.com", ["user@remote.example"], message(tok, to="user@remote.example"))
+    assert result["rcpt"][0][0] == 250, result
+    wait_for(host, "/var/tmp/smtp-sink/*.eml", tok)
+
+
+@pytest.mark.parametrize("rcpt", [
+    "user@remote.example",
+    "user%other.example@my-site.com",
+    "other.example!user@my-site.com",
+    '"user@other.example"@my-site.com',
+    "<@my-site.com:user@other.example>",
+])
+def test_relay_refused_from_untrusted_client(host, rcpt):
+    result = smtp(host, "127.0.0.5", "marc@my-site.com", [rcpt])
+    code, text = result["rcpt"][0]
+    assert code == 550 and text.startswith("5.7.1"), result
+
+
+# --- masquerading and genericstable ---------------------------------------------------
+
+def _send_local(host, sender, tok):
+    """Submit like a local program does (sendmail -t via the MSP), to remote.example."""
+    cmd = f"printf 'To: user@remote.example\\nSubject: {tok}\\n\\nbody {tok}\\n' | /usr/sbin/sendmail -oi -f {sender} -t"
+    result = host.run(cmd)
+    assert result.rc == 0, result.stderr
+    return wait_for(host, "/var/tmp/smtp-sink/*.eml", tok)
+
+
+def _header(text, name):
+    for line in text.splitlines():
+        if line.lower().startswith(name.lower() + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def test_local_user_leaves_as_my_site_com(host):
+    text = _send_local(host, "marc", token())
+    assert _header(text, "X-Envelope-From") == "<marc@my-site.com>"
+    assert "marc@my-site.com" in _header(text, "From")
+    assert "bigboy" not in _header(text, "From")
+
+
+def test_apache_leaves_as_mailer(host):
+    text = _send_local(host, "apache", token())
+    assert _header(text, "X-Envelope-From") == "<mailer@my-site.com>"
+    assert "mailer@my-site.com" in _header(text, "From")
+
+
+# --- bad input leaves the running server alone (side_effect.yml) ------------------------
+
+@pytest.mark.parametrize("case, words", [
+    ("invalid_access_action", ["ACCEPT", "use OK, not ACCEPT", "sendmail_access"]),
+    ("malformed_dnsbl", ["sendmail_dnsbl[0]", "zone"]),
+    ("broken_raw_m4_line", ["sendmail_mc_raw_end[0]", "no_such_feature_here", "unchanged"]),
+])
+def test_bad_input_fails_clearly_and_keeps_the_running_config(host, case, words):
+    result = json.loads(host.file(f"/var/tmp/sendmail-bad-input/{case}.json").content_string)
+    assert result["failed"], result
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert result["before"] == result["after"], "sendmail.cf checksum or daemon pid changed"
+    pid = host.file("/run/sendmail/mta/sendmail.pid").content_string.split()[0]
+    assert result["after"][1] == pid

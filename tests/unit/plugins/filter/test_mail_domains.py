@@ -1,0 +1,238 @@
+"""homelab.mailserver.mail_domains: validation, merging and conflicts, on the chapter's world."""
+
+from __future__ import annotations
+
+import copy
+import pathlib
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+from ansible_collections.homelab.mailserver.plugins.filter.mail_domains import (
+    FilterModule,
+    mail_domains,
+)
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[4] / "inventories" / "example" / "group_vars"
+
+
+def group_vars(name):
+    return yaml.safe_load((EXAMPLE / (name + ".yml")).read_text())
+
+
+@pytest.fixture
+def chapter():
+    """The two domain variables of inventories/example, as bigboy sees them."""
+    data = {}
+    data.update(group_vars("my_site_com"))
+    data.update(group_vars("another_site_com"))
+    return data
+
+
+@pytest.fixture
+def server():
+    servers = group_vars("mail_servers")
+    return {
+        "access": servers["sendmail_access"],
+        "aliases": servers["sendmail_aliases"],
+        "generics_domains": servers["sendmail_generics_domains"],
+        "masquerade_domains": servers["sendmail_masquerade_domains"],
+    }
+
+
+def lines(entries):
+    return ["{}\t{}".format(e["key"], e["value"]) for e in entries]
+
+
+def test_registered():
+    assert FilterModule().filters()["mail_domains"] is mail_domains
+
+
+def test_empty():
+    model = mail_domains({})
+    assert model["domains"] == [] and model["virtusertable"] == [] and model["users"] == []
+
+
+def test_chapter_virtusertable_has_the_six_lines(chapter):
+    vt = lines(mail_domains(chapter)["virtusertable"])
+    for line in (
+        "webmaster@another-site.com\twebmasters",
+        "@another-site.com\tmarc",
+        "sales@my-site.com\tsales@another-site.com",
+        "paul@my-site.com\tpaul",
+        "finance@my-site.com\tpaul",
+        "@my-site.com\terror:nouser User unknown",
+    ):
+        assert line in vt
+    # the overlapping john@ users of the two domains
+    assert "john@my-site.com\tjohn1" in vt
+    assert "john@another-site.com\tjohn2" in vt
+    # each catch-all comes after the domain's own addresses
+    assert vt.index("@my-site.com\terror:nouser User unknown") > vt.index("finance@my-site.com\tpaul")
+
+
+def test_chapter_access_in_the_chapters_order(chapter, server):
+    assert lines(mail_domains(chapter, server=server)["access"]) == [
+        "localhost.localdomain\tRELAY",
+        "localhost\tRELAY",
+        "127.0.0.1\tRELAY",
+        "192.168.1.16\tRELAY",
+        "192.168.1.17\tRELAY",
+        "192.168.2\tRELAY",
+        "my-site.com\tRELAY",
+    ]
+
+
+def test_chapter_class_files_and_tables(chapter, server):
+    model = mail_domains(chapter, server=server)
+    assert sorted(model["local_host_names"]) == ["another-site.com", "my-site.com"]
+    assert sorted(model["generics_domains"]) == ["another-site.com", "bigboy.my-site.com", "my-site.com"]
+    assert model["relay_domains"] == []
+    assert model["masquerade_domains"] == ["my-site.com", "localhost", "localhost.localdomain"]
+    assert lines(model["genericstable"]) == [
+        "alert\tsecurity-alert@my-site.com",
+        "peter\turgent-message@my-site.com",
+        "apache\tmailer@my-site.com",
+    ]
+
+
+def test_chapter_aliases(chapter, server):
+    aliases = {a["name"]: a["members"] for a in mail_domains(chapter, server=server)["aliases"]}
+    assert aliases["root"] == ["marc", "webmaster@my-site.com"]
+    assert aliases["mailer-daemon"] == ["postmaster"]
+    assert aliases["postmaster"] == ["root"]
+    assert aliases["directors"] == ["peter", "paul", "mary"]
+    assert aliases["family"] == ["grandma", "brother", "sister"]
+    assert aliases["admin-list"] == [":include:/home/mailings/admin-list"]
+
+
+def test_chapter_users(chapter):
+    users = {u["name"]: u for u in mail_domains(chapter)["users"]}
+    assert {"marc", "peter", "paul", "mary", "john1", "john2", "webmaster"} <= set(users)
+    assert users["john1"]["addresses"] == ["john@my-site.com"]
+    assert users["john2"]["domains"] == ["another-site.com"]
+
+
+def test_union_of_shared_user():
+    a = {"domain": "a.example", "users": [{"name": "paul", "addresses": ["paul"]}]}
+    b = {"domain": "b.example", "users": [{"name": "paul", "addresses": ["p"], "comment": "Paul"}]}
+    model = mail_domains({"mailserver_domain_a": a, "mailserver_domain_b": b})
+    assert model["users"] == [{
+        "name": "paul", "domains": ["a.example", "b.example"],
+        "addresses": ["paul@a.example", "p@b.example"], "comment": "Paul", "shell": None, "password": None,
+    }]
+
+
+def test_conflicting_address_names_both_files():
+    a = {"domain": "my-site.com", "virtual": {"sales": "marc"}}
+    b = {"domain": "another-site.com", "users": [{"name": "peter"}]}
+    c = copy.deepcopy(b)
+    c["domain"] = "third.example"
+    data = {"mailserver_domain_my_site_com": a, "mailserver_domain_x": b, "mailserver_domain_y": c}
+    mail_domains(data)  # no conflict yet
+    data["mailserver_domain_other"] = {"domain": "other.example", "virtual": {}}
+    a2 = {"domain": "my-site.com"}
+    with pytest.raises(AnsibleFilterError) as err:
+        mail_domains({"mailserver_domain_my_site_com": a, "mailserver_domain_zz": a2})
+    assert "mailserver_domain_my_site_com (group_vars/my_site_com.yml)" in str(err.value)
+    assert "mailserver_domain_zz (group_vars/zz.yml)" in str(err.value)
+
+
+def test_same_address_two_targets():
+    a = {"domain": "my-site.com", "virtual": {"sales": "marc"}}
+    b = {"domain": "another-site.com", "virtual": {}}
+    b2 = {"domain": "sub.my-site.com"}
+    mail_domains({"mailserver_domain_a": a, "mailserver_domain_b": b, "mailserver_domain_c": b2})
+    server = {"virtusertable": {"sales@my-site.com": "peter"}}
+    with pytest.raises(AnsibleFilterError) as err:
+        mail_domains({"mailserver_domain_my_site_com": a}, server=server)
+    msg = str(err.value)
+    assert "'sales@my-site.com'" in msg and "'peter' by sendmail_virtusertable" in msg
+    assert "'marc' by mailserver_domain_my_site_com (group_vars/my_site_com.yml)" in msg
+
+
+def test_same_address_via_user_and_virtual():
+    a = {"domain": "my-site.com", "users": [{"name": "john1", "addresses": ["john"]}]}
+    b = {"domain": "my-site.com"}
+    with pytest.raises(AnsibleFilterError, match="conflict in domains"):
+        mail_domains({"mailserver_domain_a": a, "mailserver_domain_b": b})
+    c = {"domain": "my-site.com", "users": [{"name": "john1", "addresses": ["john"]}], "virtual": {"john": "john9"}}
+    with pytest.raises(AnsibleFilterError, match="'john@my-site.com' is defined as 'john1'.*'john9'"):
+        mail_domains({"mailserver_domain_a": c})
+
+
+def test_same_alias_twice_fails_naming_both():
+    a = {"domain": "my-site.com", "aliases": {"directors": ["peter"]}}
+    b = {"domain": "another-site.com", "aliases": {"directors": ["peter"]}}
+    with pytest.raises(AnsibleFilterError) as err:
+        mail_domains({"mailserver_domain_my_site_com": a, "mailserver_domain_another_site_com": b})
+    msg = str(err.value)
+    assert "conflict in aliases: 'directors'" in msg
+    assert "group_vars/my_site_com.yml" in msg and "group_vars/another_site_com.yml" in msg
+
+
+def test_alias_against_server_aliases():
+    a = {"domain": "my-site.com", "aliases": {"root": "marc"}}
+    with pytest.raises(AnsibleFilterError, match="by sendmail_aliases and as 'marc' by mailserver_domain_d"):
+        mail_domains({"mailserver_domain_d": a}, server={"aliases": {"root": ["peter"]}})
+
+
+def test_same_access_key_same_action_is_fine_other_action_fails():
+    a = {"domain": "a.example", "relay_from": ["192.168.2"]}
+    b = {"domain": "b.example", "access": {"192.168.2": "RELAY"}}
+    assert lines(mail_domains({"mailserver_domain_a": a, "mailserver_domain_b": b})["access"]) == ["192.168.2\tRELAY"]
+    b["access"] = {"192.168.2": "REJECT"}
+    with pytest.raises(AnsibleFilterError, match="conflict in access: '192.168.2'"):
+        mail_domains({"mailserver_domain_a": a, "mailserver_domain_b": b})
+
+
+def test_user_attribute_conflict_hides_passwords():
+    a = {"domain": "a.example", "users": [{"name": "paul", "password": "$6$one"}]}
+    b = {"domain": "b.example", "users": [{"name": "paul", "password": "$6$two"}]}
+    with pytest.raises(AnsibleFilterError) as err:
+        mail_domains({"mailserver_domain_a": a, "mailserver_domain_b": b})
+    assert "$6$" not in str(err.value) and "(hidden)" in str(err.value)
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"domain": "a.example", "userz": []}, "mailserver_domain_t (group_vars/t.yml): unknown key 'userz'; allowed keys:"),
+    ({"domain": "a.example", "users": "marc"}, "key 'users' must be a list of user dictionaries, got str"),
+    ({"domain": "a.example", "local": "yes"}, "key 'local' must be a boolean, got str"),
+    ({"domain": "a.example", "virtual": ["x"]}, "key 'virtual' must be a dictionary of local part to target, got list"),
+    ({"users": []}, "key 'domain' is required"),
+    ({"domain": "not a domain"}, "'not a domain' is not a valid domain name"),
+    ({"domain": "a.example", "users": [{"nam": "x"}]}, "users item 0: unknown key 'nam'"),
+    ({"domain": "a.example", "users": [{"name": "Bad User"}]}, "must be a Linux user name"),
+    ({"domain": "a.example", "virtual": {"x@y": "z"}}, "'x@y' is not a local part"),
+    ({"domain": "a.example", "virtual": {"x": ""}}, "'x' needs a non-empty string target"),
+    ({"domain": "a.example", "aliases": {"x": []}}, "alias 'x' needs a non-empty list of members"),
+    ({"domain": "a.example", "access": {"1.2.3.4": "ACCEPT"}}, "invalid action 'ACCEPT' (use OK, not ACCEPT)"),
+    ({"domain": "a.example", "access": {"1.2.3.4": "PERMIT"}}, "'1.2.3.4' has invalid action 'PERMIT'"),
+    ({"domain": "a.example", "hostnames": ["bad host"]}, "key 'hostnames' item 0: 'bad host' is not a valid host name"),
+    ("my-site.com", "must be a dictionary describing one mail domain, got str"),
+])
+def test_validation_messages_name_variable_and_key(data, expected):
+    with pytest.raises(AnsibleFilterError) as err:
+        mail_domains({"mailserver_domain_t": data})
+    assert expected in str(err.value)
+
+
+def test_access_actions_accepted():
+    access = {"a": "OK", "b": "RELAY", "c": "REJECT", "d": "DISCARD", "e": "ERROR:5.7.1:550 go away",
+              "f": "550 no", "g": "SKIP", "h": "QUARANTINE:why"}
+    model = mail_domains({"mailserver_domain_a": {"domain": "a.example", "access": access}})
+    assert len(model["access"]) == 8
+
+
+def test_bad_input_and_server_keys():
+    with pytest.raises(AnsibleFilterError, match="input must be a dictionary"):
+        mail_domains(["x"])
+    with pytest.raises(AnsibleFilterError, match="unknown server key 'acess'"):
+        mail_domains({}, server={"acess": {}})
+    with pytest.raises(AnsibleFilterError, match="sendmail_access: must be a dictionary"):
+        mail_domains({}, server={"access": ["x"]})
+
+
+def test_non_local_domain_and_relay_domain():
+    model = mail_domains({"mailserver_domain_b": {"domain": "Backup.Example", "local": False, "relay_domain": True}})
+    assert model["local_host_names"] == [] and model["relay_domains"] == ["backup.example"]

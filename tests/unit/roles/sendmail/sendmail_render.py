@@ -1,0 +1,85 @@
+"""Render roles/sendmail/templates/sendmail.mc.j2 the way the role does, without a host.
+
+Variables are layered like Ansible does for the role: defaults/main.yml, then the
+inventory's group_vars (all, then the host's groups), then the role's vars/ for
+the platform. The domain model comes from the real mail_domains filter.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import jinja2
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[4]
+ROLE = ROOT / "roles" / "sendmail"
+EXAMPLE = ROOT / "inventories" / "example"
+
+
+def load_plugin(name):
+    path = ROOT / "plugins" / "filter" / (name + ".py")
+    spec = importlib.util.spec_from_file_location("homelab_filter_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MAIL_DOMAINS = load_plugin("mail_domains")
+CHECKS = load_plugin("sendmail_checks")
+
+
+def _yaml(path):
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def role_vars(platform="Debian", overrides=None, domain_vars=None):
+    """Variables as the template sees them (defaults < overrides < role vars)."""
+    values = dict(_yaml(ROLE / "defaults" / "main.yml"))
+    values.update(overrides or {})
+    values.update(_yaml(ROLE / "vars" / "main.yml"))
+    values.update(_yaml(ROLE / "vars" / (platform + ".yml")))
+    server = {
+        "access": values["sendmail_access"],
+        "virtusertable": values["sendmail_virtusertable"],
+        "genericstable": values["sendmail_genericstable"],
+        "aliases": values["sendmail_aliases"],
+        "local_host_names": values["sendmail_local_host_names"],
+        "relay_domains": values["sendmail_relay_domains"],
+        "generics_domains": values["sendmail_generics_domains"],
+        "masquerade_domains": values["sendmail_masquerade_domains"],
+    }
+    values["__sendmail_model"] = MAIL_DOMAINS.mail_domains(domain_vars or {}, server=server)
+    return values
+
+
+def example_host_vars(groups):
+    """Inventory variables of a host of inventories/example in the given groups (in order)."""
+    overrides = {}
+    domain_vars = {}
+    for group in ["all"] + list(groups):
+        data = _yaml(EXAMPLE / "group_vars" / (group + ".yml"))
+        for key, value in data.items():
+            if key.startswith("mailserver_domain_"):
+                domain_vars[key] = value
+            else:
+                overrides[key] = value
+    return overrides, domain_vars
+
+
+def render(values):
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROLE / "templates")),
+        trim_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["homelab.mailserver.sendmail_milter_macros"] = CHECKS.sendmail_milter_macros
+    return env.get_template("sendmail.mc.j2").render(**values)
+
+
+def render_example(host_groups, platform="Debian"):
+    overrides, domain_vars = example_host_vars(host_groups)
+    return render(role_vars(platform, overrides, domain_vars))
