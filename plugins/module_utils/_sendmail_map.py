@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import shutil
 import tempfile
 
@@ -314,14 +315,18 @@ def build_db(module, kind, tmp_text, map_type):
         map_type = map_type or "hash"
     else:
         tool = p.get("makemap") or module.get_bin_path("makemap", opt_dirs=BIN_DIRS)
-        cmd = [tool, map_type, tmp_text]
-        with open(tmp_text, "rb") as f:
-            data = f.read()
+        # stdin comes from the file itself: feeding it through a pipe races with a
+        # makemap that exits before reading (EPIPE instead of its own exit code).
+        cmd, data = [tool, map_type, tmp_text], tmp_text
     if not tool:
         name = "sendmail" if kind.db == "aliases" else "makemap"
         msg = f"{name} not found; install sendmail (Debian: sendmail-bin) or set the {name} option; nothing was written"
         return None, {"msg": msg}
-    rc, out, err = module.run_command(cmd, data=data, binary_data=True)
+    if data is None:
+        rc, out, err = module.run_command(cmd)
+    else:
+        shell_cmd = " ".join(shlex.quote(c) for c in cmd) + " < " + shlex.quote(data)
+        rc, out, err = module.run_command(shell_cmd, use_unsafe_shell=True)
     built = db_files(tmp_text, map_type)
     if rc != 0 or not all(os.path.exists(b) for b in built):
         return None, {"msg": "{} failed (rc={}); {} and its database were left unchanged".format(
