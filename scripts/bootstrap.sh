@@ -8,7 +8,8 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 apt_pkgs=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs
-          python3-venv python3-pip git ca-certificates)
+          python3-venv python3-pip git ca-certificates
+          m4 sendmail-cf)  # m4 files only, no daemon: unit tests build sendmail.mc
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -34,6 +35,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-mkdir -p build/collections/ansible_collections/homelab build/facts
+mkdir -p build/collections/ansible_collections/homelab
 ln -sfn ../../../.. build/collections/ansible_collections/homelab/mailserver
 echo "bootstrap: ready (podman $(podman --version | awk '{print $3}'), $(.venv/bin/ansible --version | sed -n 1p))"
