@@ -173,6 +173,23 @@ def test_directors_reach_peter_paul_mary(host):
         wait_for(host, mailbox(user), tok)
 
 
+def test_alias_change_takes_effect_without_restart(host, ansible_module):
+    """The aliases module writes the file and database sendmail.cf names."""
+    assert "O AliasFile=/etc/aliases" in host.file("/etc/mail/sendmail.cf").content_string
+    pid = host.check_output("systemctl show -p MainPID --value sendmail")
+    added = ansible_module("homelab.mailserver.sendmail_aliases",
+                           {"path": "/etc/aliases", "aliases": [{"name": "lab-test-list", "members": ["paul"]}]})
+    assert added.get("changed") and added.get("db_rebuilt"), added
+    try:
+        assert "mailer local, user paul" in host.check_output("sendmail -bv lab-test-list")
+    finally:
+        removed = ansible_module("homelab.mailserver.sendmail_aliases",
+                                 {"path": "/etc/aliases", "aliases": [{"name": "lab-test-list", "state": "absent"}]})
+    assert removed.get("changed"), removed
+    assert "User unknown" in host.run("sendmail -bv lab-test-list").stdout
+    assert host.check_output("systemctl show -p MainPID --value sendmail") == pid
+
+
 # --- relaying ---------------------------------------------------------------------------
 
 def test_relay_allowed_from_trusted_loopback_client(host):
