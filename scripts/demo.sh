@@ -9,15 +9,16 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 if [ "${1:-}" = destroy ]; then
-  ansible-playbook playbooks/lab.yml -e lab_state=absent
+  ansible-playbook -i inventories/lab playbooks/lab.yml -e lab_state=absent
   exit 0
 fi
 
 bash scripts/bootstrap.sh
 bash scripts/images.sh trixie
-ansible-playbook playbooks/lab.yml
+ansible-playbook -i inventories/lab playbooks/lab.yml
 ansible-playbook -i inventories/lab site.yml
 ansible-playbook -i inventories/lab playbooks/verify.yml
+ansible-playbook -i inventories/lab playbooks/prove.yml
 cat <<'MSG'
 
 The lab is still running. Look around:
