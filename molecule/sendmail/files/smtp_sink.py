@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """A minimal SMTP server for tests: accepts everything on 127.0.0.3:25 as
 "remote.example" and stores each message, with its envelope, under
 /var/tmp/smtp-sink/ (X-Envelope-From / X-Envelope-To lines first)."""

@@ -102,11 +102,11 @@ def test_chapter_dnsbl_examples_one_entry_each():
     lines = mc(sendmail_dnsbl=dnsbl)
     for expected in (
         ("FEATURE(`dnsbl', `ipwhois.rfc-ignorant.org', `\"550 Mail from \" $&{client_addr} \" refused. Rejected for bad"
-        " WHOIS info on IP of your SMTP server - see http://www.rfc-ignorant.org/\"')dnl"),
+         " WHOIS info on IP of your SMTP server - see http://www.rfc-ignorant.org/\"')dnl"),
         ("FEATURE(`dnsbl', `proxies.blackholes.easynet.nl', `\"550 5.7.1 ACCESS DENIED to OPEN PROXY SERVER"
-        " \"$&{client_name}\" by easynet.nl DNSBL  (http://proxies.blackholes.easynet.nl/errors.html)\"')dnl"),
+         " \"$&{client_name}\" by easynet.nl DNSBL  (http://proxies.blackholes.easynet.nl/errors.html)\"')dnl"),
         ("FEATURE(`dnsbl', `bl.spamcop.net', `\"450 Mail from \" $`'&{client_addr} \" refused - see"
-        " http://spamcop.net/bl.shtml\"')dnl"),
+         " http://spamcop.net/bl.shtml\"')dnl"),
         "FEATURE(`dnsbl', `sbl.spamhaus.org', `Rejected - see http://spamhaus.org/')dnl",
         "FEATURE(`dnsbl', `zen.example.org')dnl",
         "FEATURE(`dnsbl', `temp.example.org', `', `t')dnl",
@@ -247,7 +247,7 @@ def test_every_default_is_documented_in_readme():
 
 def test_example_inventory_passes_the_checks():
     for groups in (BIGBOY, SMALLFRY):
-        overrides, _ = example_host_vars(groups)
+        overrides, dummy = example_host_vars(groups)
         values = role_vars("Debian", overrides)
         checked = {k: values[k] for k in ("sendmail_mode", "sendmail_smart_host", "sendmail_dnsbl", "sendmail_milters",
                                           "sendmail_mc_raw_features", "sendmail_mc_raw_end", "sendmail_listen_addresses")}
