@@ -7,7 +7,7 @@
 # the pinned Python tooling, the base images.
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 mode=${1:-full}
 [ $# -gt 0 ] && shift
@@ -57,14 +57,16 @@ artifact() {
   ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ansible-galaxy collection install --force --offline --no-deps \
     -p "$out/installed" "$tarball" >/dev/null 2>&1 || return 1
   printf '[defaults]\n' >"$out/ansible.cfg"
+  local count=0
   for m in plugins/modules/*.py; do
     m=$(basename "$m" .py)
+    count=$((count + 1))
     ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ANSIBLE_CONFIG="$ROOT/$out/ansible.cfg" \
       ansible-doc "homelab.mailserver.$m" >/dev/null || { echo "ansible-doc failed for $m"; return 1; }
   done
   (cd "$out" && ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ANSIBLE_CONFIG="$ROOT/$out/ansible.cfg" \
     ansible-playbook -i "$ROOT/inventories/example" homelab.mailserver.site --syntax-check >/dev/null) || return 1
-  echo "artifact: $(basename "$tarball") installs; $(ls plugins/modules/*.py | wc -l) modules documented; site playbook loads"
+  echo "artifact: $(basename "$tarball") installs; $count modules documented; site playbook loads"
 }
 
 unit() {
