@@ -75,7 +75,9 @@ options:
     default: [/etc/mail/access, /etc/mail/virtusertable, /etc/mail/genericstable, /etc/mail/mailertable,
               /etc/mail/domaintable]
   aliases_path:
-    description: The aliases file; default C(/etc/mail/aliases) if it exists, else C(/etc/aliases).
+    description:
+      - The aliases file; default the first file of C(O AliasFile=) in sendmail.cf, else
+        C(/etc/mail/aliases) if it exists, else C(/etc/aliases).
     type: path
   procmailrc:
     description: procmail's system-wide configuration, read for where mail is delivered (C(DEFAULT)).
@@ -388,6 +390,19 @@ def check_maps_fresh(maps, cf):
     return result(name, True, "up to date: %s" % ", ".join(present))
 
 
+def cf_alias_file(cf):
+    """First file of ``O AliasFile=[type:]path[,...]`` in sendmail.cf, or None."""
+    try:
+        with open(cf, errors="replace") as handle:
+            for line in handle:
+                if line.startswith("O AliasFile="):
+                    first = line.split("=", 1)[1].strip().split(",")[0].strip()
+                    return first.rpartition(":")[2] or None
+    except OSError:
+        pass
+    return None
+
+
 def check_aliases_fresh(aliases, cf):
     """The aliases database is not older than the aliases file (newaliases after every edit)."""
     name = "aliases_fresh"
@@ -670,7 +685,8 @@ def main():
 
     cf = p["sendmail_cf"]
     doveconf = tool("doveconf") if p["dovecot"] is not False else None
-    aliases = p["aliases_path"] or ("/etc/mail/aliases" if os.path.exists("/etc/mail/aliases") else "/etc/aliases")
+    aliases = p["aliases_path"] or cf_alias_file(cf) or (
+        "/etc/mail/aliases" if os.path.exists("/etc/mail/aliases") else "/etc/aliases")
     runners = {
         "hosts_fqdn_first": lambda: check_hosts_fqdn_first(p["fqdn"]),
         "fqdn_qualified": lambda: check_fqdn_qualified(p["fqdn"], run, tool("sendmail")),

@@ -489,3 +489,14 @@ def test_module_reports_without_failing_the_task(tmp_path, capsys, smtp_server):
     assert "sendmail_cf_fresh  FAIL" in out["summary"]
     code, out = run_main(capsys, dict(args, fail_on_problem=True))
     assert code == 1 and out["failed"] is True and out["msg"] == "mail doctor: not OK: sendmail_cf_fresh"
+
+
+def test_alias_file_taken_from_sendmail_cf(tmp_path):
+    cf = tmp_path / "sendmail.cf"
+    cf.write_text("O QueueDirectory=/var/spool/mqueue\nO AliasFile=hash:/etc/aliases,/etc/mail/more-aliases\n")
+    assert doctor.cf_alias_file(str(cf)) == "/etc/aliases"
+    cf.write_text("O AliasFile=/etc/mail/aliases\n")
+    assert doctor.cf_alias_file(str(cf)) == "/etc/mail/aliases"
+    cf.write_text("O QueueDirectory=/var/spool/mqueue\n")
+    assert doctor.cf_alias_file(str(cf)) is None
+    assert doctor.cf_alias_file(str(tmp_path / "missing.cf")) is None
