@@ -15,6 +15,7 @@ attributes:
     details: Everything is computed and reported (added, removed, updated, db_rebuilt, diff); nothing is written.
   diff_mode:
     support: full
+    details: The text file before and after; no diff is returned when the text is unchanged.
   platform:
     platforms: posix
 options:

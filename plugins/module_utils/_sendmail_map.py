@@ -4,8 +4,9 @@
 
 parse -> validate -> apply -> render -> (diff, backup) -> build .db from a temp
 copy -> move text and .db into place.  A file is a list of records
-``[norm, key, value, raw]``; ``norm`` is ``None`` for comments, blank lines and
-lines the format does not understand, which are kept byte for byte.  Only
+``(norm, key, value, raw)`` (lists for aliases, whose continuation lines are
+appended); ``norm`` is ``None`` for comments, blank lines and lines the format
+does not understand, which are kept byte for byte.  Only
 records the call names (or, with ``exclusive``, does not name) are touched.
 """
 
@@ -28,16 +29,23 @@ BIN_DIRS = ["/usr/sbin", "/usr/lib/sendmail", "/usr/lib", "/usr/libexec/sendmail
 
 
 # ---------------------------------------------------------------- parsing
+_KV_UNMANAGED_START = frozenset(("#", " ", "\t", "\n", "\r", ""))
+
+
 def parse_kv(text):
     """makemap input: ``key<whitespace>value``; '#' and blank lines are comments."""
     records = []
     add = records.append
     for raw in text.splitlines(True):
-        if raw[:1] in ("#", " ", "\t", "\n", "\r", ""):
-            add([None, None, None, raw])
+        if raw[:1] in _KV_UNMANAGED_START:
+            add((None, None, None, raw))
             continue
         parts = raw.split(None, 1)
-        add([parts[0].lower(), parts[0], parts[1].strip() if len(parts) > 1 else "", raw])
+        if not parts:  # only whitespace split() knows but the test above does not (form feed, NBSP, ...)
+            add((None, None, None, raw))
+            continue
+        key = parts[0]
+        add((key.lower(), key, parts[1].strip() if len(parts) > 1 else "", raw))
     return records
 
 
@@ -140,7 +148,28 @@ def collect(items, kind):
     wanted, errors = {}, []
     kf, vf, check_key, check_value = kind.key_field, kind.value_field, kind.check_key, kind.check_value
     fields = {f for f in (kf, vf, "state") if f}
+    fold, fast_value, setdefault = kind.fold, list if kind.db == "aliases" else str, wanted.setdefault
     for raw_item in items:
+        # Fast path for the usual well-formed item: a dict (a bare string for class files) naming a str key,
+        # the value as str (aliases: list), state absent/None/present, and both validators passing.  Anything
+        # else (including every invalid entry) goes through the full path below, which reports the errors.
+        if vf:
+            if raw_item.__class__ is dict:
+                key, value, state = raw_item.get(kf), raw_item.get(vf), raw_item.get("state")
+                if (key.__class__ is str and value.__class__ is fast_value and (state is None or state == "present")
+                        and fields.issuperset(raw_item) and check_key(key) is None and check_value(key, value) is None):
+                    entry = (key, value, "present")
+                    norm = key.lower() if fold else key
+                    if setdefault(norm, entry) is not entry:
+                        _store(wanted, errors, norm, entry, vf)
+                    continue
+        elif raw_item.__class__ is str and check_key(raw_item) is None:
+            entry = (raw_item, None, "present")
+            norm = raw_item.lower() if fold else raw_item
+            if setdefault(norm, entry) is not entry:
+                _store(wanted, errors, norm, entry, vf)
+            continue
+
         item = {kf: raw_item} if isinstance(raw_item, str) else raw_item
         if not isinstance(item, dict) or not fields.issuperset(item):
             errors.append(f"entry {item!r}: must be a dict with the keys {', '.join(sorted(fields))}")
@@ -153,20 +182,29 @@ def collect(items, kind):
             continue
         errs = [check_key(key)]
         if state == "present" and vf:
-            errs.append(f"{vf} is required when state is present" if value is None else check_value(key, value))
+            if value is None:
+                errs.append(f"{vf} is required when state is present")
+            elif fast_value is str and not isinstance(value, str):  # a list, dict or YAML bool: not a map value
+                errs.append(f"{vf} must be a string, not {type(value).__name__} {value!r}")
+            else:
+                errs.append(check_value(key, value))
         errs = [e for e in errs if e]
         if errs:
             errors.append("entry {!r}: {}".format(key, "; ".join(errs)))
             continue
         if state == "absent":
             value = None
-        norm = key.lower() if kind.fold else key
-        prev = wanted.get(norm)
-        if prev is not None and (prev[1] != value or prev[2] != state):
-            errors.append(f"entry {key!r}: given twice with different settings: "
-                          f"{_describe(prev, vf)} and {_describe((key, value, state), vf)}")
-        wanted[norm] = (key, value, state)
+        _store(wanted, errors, key.lower() if fold else key, (key, value, state), vf)
     return wanted, errors
+
+
+def _store(wanted, errors, norm, entry, vf):
+    """The last item for a key wins; the same key given again with another value or state is an error."""
+    prev = wanted.get(norm)
+    if prev is not None and (prev[1] != entry[1] or prev[2] != entry[2]):
+        errors.append(f"entry {entry[0]!r}: given twice with different settings: "
+                      f"{_describe(prev, vf)} and {_describe(entry, vf)}")
+    wanted[norm] = entry
 
 
 def _describe(entry, vf):
@@ -177,16 +215,18 @@ def _describe(entry, vf):
 def apply(records, wanted, exclusive, kind):
     """Single pass over the file. Returns (lines, added, removed, updated)."""
     out, added, removed, updated, seen = [], [], [], [], set()
+    keep, get, same = out.append, wanted.get, kind.same
+    plain = kind.value_field is not None and kind.db != "aliases"  # same() is plain string equality
     for norm, key, value, raw in records:
         if norm is None:
-            out.append(raw)
+            keep(raw)
             continue
-        w = wanted.get(norm)
+        w = get(norm)
         if w is None:
             if exclusive:
                 removed.append(key)
             else:
-                out.append(raw)
+                keep(raw)
             continue
         if w[2] == "absent":
             removed.append(key)
@@ -194,17 +234,18 @@ def apply(records, wanted, exclusive, kind):
             updated.append(key)  # later duplicate line of a managed key: makemap would ignore it
         else:
             seen.add(norm)
-            if kind.same(value, w[1]):
-                out.append(raw)
+            if (value == w[1] if plain else same(value, w[1])):
+                keep(raw)
             else:
-                out.append(kind.render(w[0], w[1]))
+                keep(kind.render(w[0], w[1]))
                 updated.append(w[0])
-    for norm, (key, value, state) in wanted.items():
-        if state == "present" and norm not in seen:
-            if out and not out[-1].endswith("\n"):
-                out[-1] += "\n"
-            out.append(kind.render(key, value))
-            added.append(key)
+    if len(seen) < len(wanted):  # seen is a subset of wanted: equal sizes mean nothing is left to append
+        for norm, (key, value, state) in wanted.items():
+            if state == "present" and norm not in seen:
+                if out and not out[-1].endswith("\n"):
+                    out[-1] += "\n"
+                out.append(kind.render(key, value))
+                added.append(key)
     return out, added, sorted(set(removed)), sorted(set(updated))
 
 
@@ -371,7 +412,7 @@ def run(module, kind, items):
     result = {"invocation": {"module_args": args}, "changed": text_changed or db_rebuilt,
               "added": added, "removed": removed, "updated": updated, "db_rebuilt": db_rebuilt,
               "backup_file": "", "map_type": map_type, "path": path}
-    if module._diff:
+    if module._diff and text_changed:  # no diff for an unchanged text: it would echo the whole file twice
         result["diff"] = {"before": old_text, "after": new_text, "before_header": path, "after_header": path}
     if kind.db == "aliases":
         present = {r[0] for r in kind.parse(new_text) if r[0]}

@@ -25,6 +25,9 @@ SUBST_RE = re.compile(r"%(.)")
 TLS_RE = re.compile(r"(?:(?:PERM|TEMP)\+)?(?:VERIFY(?::[0-9]+)?|ENCR:[0-9]+)"
                     r"(?:\+(?:CN(?::\S+)?|CS:\S+|CI:\S+))*\Z", re.IGNORECASE)
 FEATURES_RE = re.compile(r"[A-Za-z](?:[ \t]+[A-Za-z])*\Z")
+_OCTET = r"(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5])"
+# Fast paths only: a key that matches one of these gets exactly the answer (None) the full checks would give.
+PLAIN_HOST_RE = re.compile(rf"(?:{_OCTET}(?:\.{_OCTET}){{0,3}}|[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.{_LABEL})*\.?)\Z")
 AUTHINFO_RE = re.compile(r'"(?:[UIPRM]:[^"]*|P=[^"]*)"(?:[ \t]+"(?:[UIPRM]:[^"]*|P=[^"]*)")*\Z')
 USER_RE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\$?\Z")
 
@@ -41,6 +44,9 @@ ACCESS_HOST_TAGS = frozenset(("connect", "greetpause", "clientrate", "clientconn
                               "tls_clt", "tls_srv", "try_tls", "srv_features", "clt_features"))
 SYSEXITS = frozenset(("nouser", "nohost", "unavailable", "tempfail", "software", "config", "dataerr",
                       "noinput", "noperm", "oserr", "osfile", "osserr", "protocol", "usage", "cantcreat", "ioerr"))
+# tags whose entries take something other than an action on the right-hand side
+ACCESS_VALUE_TAGS = frozenset(("spam", "try_tls", "srv_features", "clt_features")) | ACCESS_NUMERIC_TAGS | ACCESS_TLS_TAGS
+ACCESS_ACTION_SET = frozenset(ACCESS_ACTIONS)
 ACCESS_KEY_FORMS = ("an IPv4 address or whole-octet prefix (192.168.2), IPv6:<address or prefix>, "
                     "a domain (example.com), user@domain or user@, optionally after a tag "
                     "({})".format(", ".join(t + ":" for t in ACCESS_TAGS.values())))
@@ -125,6 +131,8 @@ def address(text, allow_user_only=True):
 
 # ---------------------------------------------------------------- access
 def access_key(key):
+    if PLAIN_HOST_RE.match(key):  # fast path: untagged domain or IPv4 (prefix), the bulk of a large access map
+        return None
     err = no_space(key, "key")
     if err:
         return err
@@ -168,6 +176,8 @@ def smtp_error(text, prefix):
 
 
 def access_value(key, value):
+    if value in ACCESS_ACTION_SET and (":" not in key or key.partition(":")[0].lower() not in ACCESS_VALUE_TAGS):
+        return None  # fast path: OK/RELAY/REJECT/DISCARD/SKIP as written, for a key whose tag takes actions
     err = one_line(value, "value")
     if err:
         return err

@@ -8,6 +8,7 @@ from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map i
     KINDS,
     cf_alias_type,
     cf_map_type,
+    collect,
     db_stale,
     quote_member,
     split_members,
@@ -232,3 +233,42 @@ def test_db_stale(tmp_path):
     assert not db_stale(str(text), [str(db)])
     os.utime(db, ns=(st.st_atime_ns, st.st_mtime_ns - 10**9))
     assert db_stale(str(text), [str(db)])
+
+
+# ------------------------------------------------------------------ fast paths
+def test_collect_fast_path_matches_full_path():
+    """Well-formed items take collect()'s fast path; with state '' (also present) they take the full path."""
+    cases = {
+        "access": [{"key": "A.example", "value": "OK"}, {"key": "a.example", "value": "OK"}, {"key": "10", "value": "RELAY"},
+                   {"key": "b.example", "value": "OK"}, {"key": "B.example", "value": "REJECT"},
+                   {"key": "From:x@y.example", "value": "ERROR:5.7.1:550 no"}, {"key": "c d", "value": "OK"}],
+        "aliases": [{"name": "Staff", "members": ["alice", "bob"]}, {"name": "staff", "members": ["alice", "bob"]},
+                    {"name": "root", "members": ["marc"]}, {"name": "x", "members": "marc"}],
+        "class_hosts": ["Mail.example", "mail.example", "[10.1.2.3]", "bad host"],
+        "class_users": ["marc", "Marc", "not a user"],
+    }
+    for kind, items in cases.items():
+        full = [{"key": i, "state": ""} if isinstance(i, str) else dict(i, state="") for i in items]
+        assert collect(items, KINDS[kind]) == collect(full, KINDS[kind]), kind
+
+
+def test_same_key_twice_same_value_last_spelling_wins():
+    assert upd("", [{"key": "A.example", "value": "OK"}, {"key": "a.example", "value": "OK"}])[0] == "a.example\tOK\n"
+    assert upd("", ["Mail.example", "mail.example"], "class_hosts")[0] == "mail.example\n"
+
+
+def test_non_string_value_is_an_error_not_a_crash():
+    errors = update_text("", [{"key": "a.example", "value": True}, {"key": "b.example", "value": ["OK"]},
+                              {"key": "c.example", "value": 5000}], False, KINDS["access"])[4]
+    assert errors == ["entry 'a.example': value must be a string, not bool True",
+                      "entry 'b.example': value must be a string, not list ['OK']",
+                      "entry 'c.example': unknown action '5000'; valid: OK, RELAY, REJECT, DISCARD, SKIP, ERROR:[D.S.N:]NNN "
+                      "text, QUARANTINE:reason (FRIEND/HATER with Spam:, numbers with GreetPause:/ClientRate:/ClientConn:, "
+                      "VERIFY/ENCR:bits with TLS_*:)"]
+
+
+def test_whitespace_only_lines_split_does_not_know_are_kept():
+    text = "a.example\tOK\n\x0c\n\u00a0\nb.example\tOK\n"
+    new, added, dummy_removed, updated = upd(text, [{"key": "b.example", "value": "REJECT"}])
+    assert new == "a.example\tOK\n\x0c\n\u00a0\nb.example\tREJECT\n" and updated == ["b.example"] and added == []
+    assert upd(text, [])[0] == text

@@ -1,6 +1,10 @@
 """Every validation rule with its message: (kind, key, value, expected message fragment or None for valid)."""
 
+import itertools
+import re
+
 import pytest
+from ansible_collections.homelab.mailserver.plugins.module_utils import _sendmail_validate as v
 from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map import (
     KINDS,
     update_text,
@@ -180,3 +184,33 @@ def test_alias_names_case_insensitive_duplicates():
     errors = update_text("", [{"name": "Root", "members": ["a"]}, {"name": "root", "members": ["b"]}],
                          False, KINDS["aliases"])[4]
     assert "given twice" in errors[0]
+
+
+# ---- fast paths: same answer as the full checks (the fast path disabled with a never-matching pattern / empty set)
+def _grid(alphabet, max_len):
+    for n in range(1, max_len + 1):
+        for chars in itertools.product(alphabet, repeat=n):
+            yield "".join(chars)
+
+
+FAST_KEYS = [*_grid("02.a-", 5), "0", "00", "000", "0000", "255", "256", "260", "300", "1.2.3.4", "1.2.3.4.5", "1.2.3.",
+             "192.168.001.010", "192.168.1.255", "192.168.1.256", "999", "a", "_a", "a_", "-a", "a-", "a.-b", "a..b",
+             "example.com.", "example.com..", "host1.example.com", "1host.example.com", "a.1", "a.b-", "é.example",
+             "١٢٣", "a\n", "a b", "From:a.example", "IPv6:1::2", "a@b.example"]
+
+
+def test_access_key_fast_path_matches_full_check(monkeypatch):
+    fast = {k: v.access_key(k) for k in FAST_KEYS}
+    assert sum(bool(v.PLAIN_HOST_RE.match(k)) for k in FAST_KEYS) > 500  # the fast path is really exercised
+    monkeypatch.setattr(v, "PLAIN_HOST_RE", re.compile(r"(?!)"))
+    assert {k: v.access_key(k) for k in FAST_KEYS} == fast
+
+
+def test_access_value_fast_path_matches_full_check(monkeypatch):
+    keys = ["a.example", "1.2.3", "From:a@b.example", "Connect:a.example", "To:x", "IPv6:1::2", "Spam:a@b", "spam:a@b",
+            "GreetPause:a", "ClientRate:", "TLS_Clt:a", "tls_srv:a", "Try_TLS:a", "Srv_Features:a", "Clt_Features:",
+            "CERTISSUER:x", "Unknown:x"]
+    values = ["OK", "RELAY", "REJECT", "DISCARD", "SKIP", "relay", "Ok", "FRIEND", "5", "VERIFY", "YES", "V l", "ACCEPT"]
+    fast = {(k, val): v.access_value(k, val) for k in keys for val in values}
+    monkeypatch.setattr(v, "ACCESS_ACTION_SET", frozenset())
+    assert {(k, val): v.access_value(k, val) for k in keys for val in values} == fast

@@ -78,6 +78,17 @@ def test_noop_reapply_does_not_touch_db(access):
     assert snapshot(access.path, access.db) == before
 
 
+def test_diff_only_when_text_changes(access):
+    access()
+    assert "diff" not in access(diff=True)  # no-op: the whole file is not echoed back twice
+    access.db.unlink()
+    r = access(diff=True)
+    assert r["changed"] and r["db_rebuilt"] and "diff" not in r  # database rebuilt, text unchanged
+    r = access([{"key": "192.168.2", "value": "REJECT"}], diff=True)
+    assert r["diff"]["before"] == "127.0.0.1\tRELAY\n192.168.2\tRELAY\n"
+    assert r["diff"]["after"] == "127.0.0.1\tRELAY\n192.168.2\tREJECT\n"
+
+
 def test_stale_db_is_rebuilt_text_untouched(access):
     access()
     st = access.path.stat()
