@@ -280,6 +280,34 @@ def cf_map_type(path, cf=SENDMAIL_CF):
     return None
 
 
+def cf_alias_files(cf=SENDMAIL_CF):
+    """The files of ``O AliasFile=[type:]path[,...]`` in sendmail.cf (empty when unreadable)."""
+    try:
+        with open(cf, errors="replace") as f:
+            for line in f:
+                if line.startswith("O AliasFile="):
+                    return [spec.strip().rpartition(":")[2] for spec in line.split("=", 1)[1].strip().split(",")]
+    except OSError:
+        pass
+    return []
+
+
+def alias_file_problem(path, cf=SENDMAIL_CF):
+    """Why sendmail would not read the database built next to PATH, or ''.
+
+    Debian's sendmail.cf names /etc/mail/aliases, a link to /etc/aliases: the
+    database sendmail opens is then /etc/mail/aliases.db, not /etc/aliases.db.
+    """
+    files = cf_alias_files(cf)
+    if not files or path in files:
+        return ""
+    linked = [f for f in files if os.path.realpath(f) == os.path.realpath(path)]
+    if linked:
+        return (f"{cf} reads aliases from {linked[0]} (a link to {path}), so sendmail opens the database next to "
+                f"{linked[0]}, not the one built next to {path}: give path: {linked[0]}, or define ALIAS_FILE as {path}")
+    return f"{cf} does not read {path} (AliasFile={','.join(files)}): sendmail will not see these aliases"
+
+
 def cf_alias_type(path, cf=SENDMAIL_CF):
     """Type prefix from ``O AliasFile=[type:]path[,...]`` for ``path``, or None."""
     try:
@@ -399,6 +427,9 @@ def run(module, kind, items):
     if kind.db == "aliases":
         map_type = cf_alias_type(path, p.get("sendmail_cf") or SENDMAIL_CF)
         dbs = db_files(path, map_type or "hash")
+        problem = alias_file_problem(path, p.get("sendmail_cf") or SENDMAIL_CF)
+        if problem:
+            module.warn(problem)
     elif kind.db:
         map_type = p.get("map_type") or cf_map_type(path, p.get("sendmail_cf") or SENDMAIL_CF) or "hash"
         dbs = db_files(path, map_type)

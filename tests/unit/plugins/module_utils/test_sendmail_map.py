@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from ansible_collections.homelab.mailserver.plugins.module_utils import _sendmail_map as engine
 from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map import (
     KINDS,
     cf_alias_type,
@@ -272,3 +273,19 @@ def test_whitespace_only_lines_split_does_not_know_are_kept():
     new, added, dummy_removed, updated = upd(text, [{"key": "b.example", "value": "REJECT"}])
     assert new == "a.example\tOK\n\x0c\n\u00a0\nb.example\tREJECT\n" and updated == ["b.example"] and added == []
     assert upd(text, [])[0] == text
+
+
+def test_alias_file_problem_names_debians_link(tmp_path):
+    real = tmp_path / "aliases"
+    real.write_text("postmaster: root\n")
+    link = tmp_path / "mail-aliases"
+    link.symlink_to(real)
+    cf = tmp_path / "sendmail.cf"
+    cf.write_text(f"O AliasFile={link}\n")
+    assert f"reads aliases from {link} (a link to {real})" in engine.alias_file_problem(str(real), str(cf))
+    assert engine.alias_file_problem(str(link), str(cf)) == ""
+    cf.write_text(f"O AliasFile=hash:{real},/etc/more\n")
+    assert engine.alias_file_problem(str(real), str(cf)) == ""
+    cf.write_text("O AliasFile=/etc/elsewhere\n")
+    assert "does not read" in engine.alias_file_problem(str(real), str(cf))
+    assert engine.alias_file_problem(str(real), str(tmp_path / "no.cf")) == ""
