@@ -37,7 +37,7 @@ def converse(src, sender, rcpts, body=None, host=SERVER, port=25):
     """One SMTP session from loopback address SRC; returns the replies."""
     replies = {"rcpt": []}
     with smtplib.SMTP(host, port, source_address=(src, 0), timeout=30) as smtp:
-        replies["banner"] = smtp.ehlo("another-web-site.org")
+        replies["banner"] = smtp.ehlo("another-web-site.example")
         replies["mail"] = smtp.mail(sender)
         for rcpt in rcpts:
             code, text = smtp.rcpt(rcpt)
@@ -75,38 +75,38 @@ def check(name, ok, detail):
 def server_checks():
     results = []
     tok = token()
-    r = converse("127.0.0.3", "sender@another-web-site.org", ["paul@my-site.com"],
-                 message(tok, "sender@another-web-site.org", "paul@my-site.com"))
+    r = converse("127.0.0.3", "sender@another-web-site.example", ["paul@my-site.com"],
+                 message(tok, "sender@another-web-site.example", "paul@my-site.com"))
     ok = r["banner"][0] == 250 and r["rcpt"][0][0] == 250 and r.get("data", (0,))[0] == 250
     results.append(check("SMTP conversation as in the chapter (EHLO, MAIL, RCPT, DATA)", ok,
                          f"RCPT {r['rcpt'][0][0]}, DATA {r.get('data', (None,))[0]}"))
     results.append(check("delivered to paul's mailbox", mailbox_has("paul", tok), "/var/mail/paul"))
 
     tok = token()
-    r = converse("127.0.0.3", "sender@another-web-site.org", ["finance@my-site.com"],
-                 message(tok, "sender@another-web-site.org", "finance@my-site.com"))
+    r = converse("127.0.0.3", "sender@another-web-site.example", ["finance@my-site.com"],
+                 message(tok, "sender@another-web-site.example", "finance@my-site.com"))
     results.append(check("virtusertable: finance@my-site.com reaches paul",
                          r["rcpt"][0][0] == 250 and mailbox_has("paul", tok), "finance@my-site.com -> paul"))
     tok = token()
-    r = converse("127.0.0.3", "sender@another-web-site.org", ["john@another-site.com"],
-                 message(tok, "sender@another-web-site.org", "john@another-site.com"))
+    r = converse("127.0.0.3", "sender@another-web-site.example", ["john@another-site.com"],
+                 message(tok, "sender@another-web-site.example", "john@another-site.com"))
     results.append(check("virtusertable: john@another-site.com reaches john2, not john1",
                          r["rcpt"][0][0] == 250 and mailbox_has("john2", tok) and not mailbox_has("john1", tok, 2),
                          "john@another-site.com -> john2"))
-    r = converse("127.0.0.3", "sender@another-web-site.org", ["nobody@my-site.com"])
+    r = converse("127.0.0.3", "sender@another-web-site.example", ["nobody@my-site.com"])
     code, text = r["rcpt"][0]
     results.append(check("virtusertable: unknown my-site.com user bounced 'User unknown'",
                          code >= 500 and "User unknown" in text, f"{code} {text}"))
     tok = token()
-    r = converse("127.0.0.3", "sender@another-web-site.org", ["directors@my-site.com"],
-                 message(tok, "sender@another-web-site.org", "directors@my-site.com"))
+    r = converse("127.0.0.3", "sender@another-web-site.example", ["directors@my-site.com"],
+                 message(tok, "sender@another-web-site.example", "directors@my-site.com"))
     got = [u for u in ("peter", "paul", "mary") if mailbox_has(u, tok)]
     results.append(check("aliases: directors reaches peter, paul and mary", len(got) == 3, ", ".join(got)))
-    r = converse("127.0.0.5", "sender@another-web-site.org", ["victim@relay-probe.invalid"])
+    r = converse("127.0.0.5", "sender@another-web-site.example", ["victim@relay-probe.invalid"])
     code, text = r["rcpt"][0]
     results.append(check("relay refused from an untrusted address (127.0.0.5)",
                          code == 550 and "5.7.1" in text, f"{code} {text}"))
-    r = converse("127.0.0.3", "sender@my-site.com", ["friend@relay-probe.invalid"])
+    r = converse("127.0.0.3", "marc@my-site.com", ["friend@relay-probe.invalid"])
     code, text = r["rcpt"][0]
     results.append(check("relay allowed from a trusted client (127.0.0.3, smallfry; stopped after RCPT)",
                          code == 250, f"{code} {text}"))
@@ -115,7 +115,9 @@ def server_checks():
 
 def client_send():
     tok = token()
-    r = converse("127.0.0.3", "marc@smallfry.my-site.com", ["marc@my-site.com"],
+    # A local program on smallfry (127.0.0.1, which smallfry trusts) hands the
+    # message to smallfry's own daemon (127.0.0.3), which relays it to bigboy.
+    r = converse("127.0.0.1", "marc@smallfry.my-site.com", ["marc@my-site.com"],
                  message(tok, "marc@smallfry.my-site.com", "marc@my-site.com"), host="127.0.0.3")
     ok = r["rcpt"][0][0] == 250 and r.get("data", (0,))[0] == 250
     return [check("smallfry's sendmail accepted a message for marc@my-site.com", ok, tok)]
