@@ -45,7 +45,9 @@ sanity() {
   cp tests/sanity/get_pip_standin.py ~/.ansible/test/cache/"get_pip_${pipver//./_}.py"
   rm -rf "$base" && mkdir -p "$dest"
   git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$dest"
-  (cd "$dest" && ansible-test sanity --local --python 3.11 --requirements --color no)
+  local pyver
+  pyver=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  (cd "$dest" && ansible-test sanity --local --python "$pyver" --requirements --color no)
 }
 
 artifact() {
