@@ -257,3 +257,70 @@ def test_bad_input_fails_clearly_and_keeps_the_running_config(host, case, words)
     assert result["before"] == result["after"], "sendmail.cf checksum or daemon pid changed"
     pid = host.file("/run/sendmail/mta/sendmail.pid").content_string.split()[0]
     assert result["after"][1] == pid
+
+
+# --- submission port: SMTP AUTH over TLS before relaying ----------------------------------
+
+AUTH_CLIENT = r'''
+import json, smtplib, ssl, sys
+args = json.loads(sys.argv[1])
+out = {}
+s = smtplib.SMTP("127.0.0.1", 587, timeout=60, source_address=("127.0.0.5", 0), local_hostname="client.my-site.com")
+s.ehlo()
+out["auth_before_tls"] = s.has_extn("auth")
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s.starttls(context=ctx)
+s.ehlo()
+out["auth_after_tls"] = s.has_extn("auth")
+if args.get("password") is not None:
+    try:
+        code, _msg = s.login(args["user"], args["password"])
+    except smtplib.SMTPAuthenticationError as exc:
+        code = exc.smtp_code
+    out["auth"] = code
+if out.get("auth", 0) == 235 or args.get("password") is None:
+    code, msg = s.mail(args["from"])
+    out["mail"] = [code, msg.decode()]
+    if code == 250:
+        code, msg = s.rcpt(args["to"])
+        out["rcpt"] = [code, msg.decode()]
+    s.rset()
+s.quit()
+print(json.dumps(out))
+'''
+
+
+def submission(host, user, password, sender="paul@my-site.com", rcpt="friend@remote.example"):
+    args = json.dumps({"user": user, "password": password, "from": sender, "to": rcpt})
+    result = host.run(f"python3 - {quote(args)} <<'PYEOF'\n{AUTH_CLIENT}\nPYEOF")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def paul_password(host):
+    """A password for the mail user paul (the example inventory sets none)."""
+    password = "Chapter21-" + uuid.uuid4().hex[:10]
+    host.run(f"echo {quote('paul:' + password)} | chpasswd")
+    return password
+
+
+def test_submission_relays_only_after_auth_over_tls(host, paul_password):
+    # From an untrusted address: no AUTH offered in clear, and the submission
+    # port takes no mail at all without it (M=a: 530 authentication required) ...
+    anonymous = submission(host, "paul", None)
+    assert anonymous["auth_before_tls"] is False, anonymous
+    assert anonymous["auth_after_tls"] is True, anonymous
+    assert anonymous["mail"][0] == 530, anonymous
+    assert "rcpt" not in anonymous
+    # ... a wrong password is refused ...
+    wrong = submission(host, "paul", paul_password + "x")
+    assert wrong["auth"] == 535, wrong
+    assert "rcpt" not in wrong
+    # ... and with paul's password the same relay is allowed.
+    good = submission(host, "paul", paul_password)
+    assert good["auth"] == 235, good
+    assert good["mail"][0] == 250, good
+    assert good["rcpt"][0] == 250, good
