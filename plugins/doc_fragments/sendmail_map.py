@@ -57,6 +57,15 @@ options:
     type: list
     elements: dict
     default: []
+  pairs:
+    description:
+      - More entries, as one mapping of key to value, each of them present. Together with O(entries); a key in
+        both with different values is an error, like any key given twice.
+      - For very large maps this form is much cheaper than O(entries), because Ansible copies one mapping of
+        strings several times faster than a list of small dicts (100,000 entries, see the collection's
+        docs/maps.md).
+    type: dict
+    default: {}
   rebuild:
     description:
       - Rebuild the database with C(makemap) when the text changed or the database is missing or older than the text.

@@ -150,6 +150,16 @@ def collect(items, kind):
     fields = {f for f in (kf, vf, "state") if f}
     fold, fast_value, setdefault = kind.fold, list if kind.db == "aliases" else str, wanted.setdefault
     for raw_item in items:
+        if raw_item.__class__ is tuple:  # (key, value) from the pairs option: always present
+            key, value = raw_item
+            if (key.__class__ is str and value.__class__ is fast_value
+                    and check_key(key) is None and check_value(key, value) is None):
+                entry = (key, value, "present")
+                norm = key.lower() if fold else key
+                if setdefault(norm, entry) is not entry:
+                    _store(wanted, errors, norm, entry, vf)
+                continue
+            raw_item = {kf: key, vf: value}
         # Fast path for the usual well-formed item: a dict (a bare string for class files) naming a str key,
         # the value as str (aliases: list), state absent/None/present, and both validators passing.  Anything
         # else (including every invalid entry) goes through the full path below, which reports the errors.
@@ -407,6 +417,9 @@ def run(module, kind, items):
     """Everything a map module does.  Fails before writing when any entry is invalid."""
     p = module.params
     path = p["path"]
+    pairs = p.get("pairs") or {}
+    if pairs:
+        items = list(items) + list(pairs.items())
     try:
         with open(path, "rb") as f:
             old_bytes = f.read()
@@ -439,7 +452,9 @@ def run(module, kind, items):
 
     args = dict(p)
     if len(items) > 100:  # keep exit_json from scanning and echoing 100,000 entries back
-        args["aliases" if kind.db == "aliases" else "entries"] = f"<{len(items)} items>"
+        args["aliases" if kind.db == "aliases" else "entries"] = f"<{len(items) - len(pairs)} items>"
+        if pairs:
+            args["pairs"] = f"<{len(pairs)} items>"
     result = {"invocation": {"module_args": args}, "changed": text_changed or db_rebuilt,
               "added": added, "removed": removed, "updated": updated, "db_rebuilt": db_rebuilt,
               "backup_file": "", "map_type": map_type, "path": path}
@@ -516,6 +531,7 @@ def map_argument_spec(path_default=None, **extra):
     spec.update(
         # items are checked by collect(); argument-spec suboptions would cost ~1 s per 10,000 entries
         entries={"type": "list", "elements": "dict", "default": []},
+        pairs={"type": "dict", "default": {}},
         rebuild={"type": "bool", "default": True},
         map_type={"type": "str", "choices": list(MAP_TYPES)},
         makemap={"type": "path"},

@@ -266,3 +266,27 @@ def test_aliases_members_string_is_error(aliases):
 def test_aliases_check_mode(aliases):
     r = aliases(check=True)
     assert r["changed"] and r["db_rebuilt"] and not aliases.path.exists() and not aliases.db.exists()
+
+
+def test_pairs_write_the_same_bytes_as_entries(access, tmp_path):
+    r = access(entries=[], pairs={"127.0.0.1": "RELAY", "192.168.2": "RELAY"})
+    assert r["changed"] and r["added"] == ["127.0.0.1", "192.168.2"]
+    assert access.path.read_text() == "127.0.0.1\tRELAY\n192.168.2\tRELAY\n"
+    # the same map given as entries is a no-op
+    again = access()
+    assert not again["changed"] and not again["db_rebuilt"]
+
+
+def test_pairs_and_entries_combine_and_conflicts_are_errors(access):
+    r = access(entries=[{"key": "127.0.0.1", "value": "RELAY"}], pairs={"192.168.2": "RELAY"})
+    assert r["added"] == ["127.0.0.1", "192.168.2"]
+    clash = access(entries=[{"key": "192.168.2", "value": "RELAY"}], pairs={"192.168.2": "REJECT"})
+    assert clash.get("failed") and "192.168.2" in clash["msg"]
+
+
+def test_pairs_are_validated_like_entries(access):
+    bad = access(entries=[], pairs={"192.168.2.0/24": "ACCEPT", "ok.example": ["RELAY"]})
+    assert bad.get("failed")
+    assert "192.168.2" in bad["msg"] and "OK (not ACCEPT)" in bad["msg"]
+    assert "ok.example" in bad["msg"] and "must be a string" in bad["msg"]
+    assert not access.path.exists()
