@@ -86,10 +86,14 @@ scenarios() {
 
 lab() {
   # The README's demo end to end on a fresh lab: converge, doctor, mail-flow
-  # proof; then a second converge must change nothing; then the lab goes.
+  # proof; the doctor finds each planted pitfall; then a second converge must
+  # change nothing; then the lab goes.
   local out=build/lab-second-run.log rc=0
   bash scripts/demo.sh destroy >/dev/null 2>&1
   bash scripts/demo.sh || rc=1
+  if [ $rc -eq 0 ]; then
+    ansible-playbook -i inventories/lab tests/integration/doctor_pitfalls.yml || rc=1
+  fi
   if [ $rc -eq 0 ]; then
     ansible-playbook -i inventories/lab site.yml >"$out" 2>&1 || rc=1
     if grep -E 'changed=[1-9]|failed=[1-9]' "$out"; then
@@ -125,7 +129,7 @@ case "$mode" in
       stage "base images" bash scripts/images.sh
       # shellcheck disable=SC2046
       scenarios $(all_scenarios)
-      stage "demo lab (site.yml, doctor, mail flow, idempotence)" lab
+      stage "demo lab (site.yml, doctor, mail flow, pitfalls, idempotence)" lab
     fi
     ;;
   molecule)
@@ -133,7 +137,7 @@ case "$mode" in
     if [ $# -gt 0 ]; then scenarios "$@"; else scenarios $(all_scenarios); fi
     ;;
   lab)
-    stage "demo lab (site.yml, doctor, mail flow, idempotence)" lab
+    stage "demo lab (site.yml, doctor, mail flow, pitfalls, idempotence)" lab
     ;;
   *)
     echo "usage: scripts/test.sh [fast|full|molecule [SCENARIO...]|lab]" >&2
