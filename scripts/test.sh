@@ -86,8 +86,8 @@ scenarios() {
 
 lab() {
   # The README's demo end to end on a fresh lab: converge, doctor, mail-flow
-  # proof; the doctor finds each planted pitfall; then a second converge must
-  # change nothing; then the lab goes.
+  # proof; the doctor finds each planted pitfall; then a second converge and a
+  # --check --diff run must change nothing; then the lab goes.
   local out=build/lab-second-run.log rc=0
   bash scripts/demo.sh destroy >/dev/null 2>&1
   bash scripts/demo.sh || rc=1
@@ -101,6 +101,12 @@ lab() {
       rc=1
     else
       grep -A3 'PLAY RECAP' "$out" | tail -n +2
+    fi
+    # check mode with diffs on the configured lab: nothing would change
+    ansible-playbook -i inventories/lab site.yml --check --diff >"$out.check" 2>&1 || rc=1
+    if grep -E 'changed=[1-9]|failed=[1-9]' "$out.check"; then
+      echo "lab: site.yml --check --diff reports changes on a configured host (see $out.check)"
+      rc=1
     fi
   fi
   bash scripts/demo.sh destroy >/dev/null 2>&1
