@@ -202,6 +202,7 @@ import smtplib
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map import (
+    cf_alias_files,
     cf_alias_type,
     cf_map_type,
     db_files,
@@ -392,15 +393,7 @@ def check_maps_fresh(maps, cf):
 
 def cf_alias_file(cf):
     """First file of ``O AliasFile=[type:]path[,...]`` in sendmail.cf, or None."""
-    try:
-        with open(cf, errors="replace") as handle:
-            for line in handle:
-                if line.startswith("O AliasFile="):
-                    first = line.split("=", 1)[1].strip().split(",")[0].strip()
-                    return first.rpartition(":")[2] or None
-    except OSError:
-        pass
-    return None
+    return next(iter(cf_alias_files(cf)), None) or None
 
 
 def check_aliases_fresh(aliases, cf):
