@@ -175,6 +175,23 @@ def _check_listen(name, value, errors):
             errors.append("%s[%d]: %r is not an IP address" % (name, index, addr))
 
 
+def _check_recipes(name, value, errors):
+    """Each procmail recipe block needs a recipe start line (:0 with optional flags)."""
+    if not isinstance(value, list):
+        errors.append(f"{name} must be a list of procmail recipe blocks (strings)")
+        return
+    for index, recipe in enumerate(value):
+        if not _is_str(recipe):
+            errors.append("%s[%d] must be a string (a procmail recipe block), got %r" % (name, index, recipe))
+            continue
+        starts = [line for line in recipe.splitlines() if line.strip().startswith(":0")]
+        if not starts:
+            errors.append(
+                "%s[%d] has no recipe start line; a procmail recipe begins with ':0' and its flags, "
+                "e.g. ':0fw' followed by '| /usr/bin/spamc'" % (name, index)
+            )
+
+
 def sendmail_config_errors(config):
     """Return a list of error messages for the given sendmail variables."""
     errors = []
@@ -192,6 +209,8 @@ def sendmail_config_errors(config):
     for name in ("sendmail_mc_raw_features", "sendmail_mc_raw_end"):
         if name in config:
             _check_raw(name, config[name], errors)
+    if "sendmail_procmail_recipes" in config:
+        _check_recipes("sendmail_procmail_recipes", config["sendmail_procmail_recipes"], errors)
     if "sendmail_listen_addresses" in config:
         _check_listen("sendmail_listen_addresses", config["sendmail_listen_addresses"], errors)
     return errors

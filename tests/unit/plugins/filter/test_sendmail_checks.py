@@ -21,6 +21,7 @@ def test_valid_is_empty():
         "sendmail_mode": "server", "sendmail_smart_host": "", "sendmail_dnsbl": [{"zone": "bl.spamcop.net"}],
         "sendmail_milters": [], "sendmail_mc_raw_features": ["FEATURE(`nouucp', `reject')dnl"],
         "sendmail_mc_raw_end": [], "sendmail_listen_addresses": ["127.0.0.1", "::1"],
+        "sendmail_procmail_recipes": [":0fw\n* < 512000\n| /usr/bin/spamc\n"],
     }) == []
 
 
@@ -44,6 +45,9 @@ def test_valid_is_empty():
     ({"sendmail_mc_raw_end": ["define(`confFOO', `1'dnl"]}, "sendmail_mc_raw_end[0]"),
     ({"sendmail_mc_raw_features": ["FEATURE(`x)dnl"]}, "m4 quote(s) opened"),
     ({"sendmail_listen_addresses": ["eth0"]}, "sendmail_listen_addresses[0]: 'eth0' is not an IP address"),
+    ({"sendmail_procmail_recipes": ["| /usr/bin/spamc"]}, "sendmail_procmail_recipes[0] has no recipe start line"),
+    ({"sendmail_procmail_recipes": [{":0fw": "spamc"}]}, "sendmail_procmail_recipes[0] must be a string"),
+    ({"sendmail_procmail_recipes": ":0fw"}, "sendmail_procmail_recipes must be a list"),
 ])
 def test_errors(config, expected):
     errors = sendmail_config_errors(config)

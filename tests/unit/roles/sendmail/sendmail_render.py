@@ -69,7 +69,7 @@ def example_host_vars(groups):
     return overrides, domain_vars
 
 
-def render(values):
+def _environment():
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(ROLE / "templates")),
         trim_blocks=True,
@@ -77,7 +77,25 @@ def render(values):
         undefined=jinja2.StrictUndefined,
     )
     env.filters["homelab.mailserver.sendmail_milter_macros"] = CHECKS.sendmail_milter_macros
-    return env.get_template("sendmail.mc.j2").render(**values)
+    return env
+
+
+def _resolve(env, values):
+    """Evaluate the role's templated internal values that are plain expressions (e.g. __sendmail_use_procmail)."""
+    resolved = dict(values)
+    for key, value in values.items():
+        if key.startswith("__sendmail_") and isinstance(value, str) and value.strip().startswith("{{"):
+            try:
+                text = env.from_string(value).render(**resolved).strip()
+            except jinja2.TemplateError:
+                continue  # needs Ansible (lookups, queries): not used by the templates
+            resolved[key] = {"True": True, "False": False}.get(text, text)
+    return resolved
+
+
+def render(values, template="sendmail.mc.j2"):
+    env = _environment()
+    return env.get_template(template).render(**_resolve(env, values))
 
 
 def render_example(host_groups, platform="Debian"):

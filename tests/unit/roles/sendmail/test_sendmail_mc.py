@@ -190,6 +190,34 @@ def test_procmail_when_spam_filtering():
     assert not any("local_procmail" in line for line in mc())
 
 
+def test_procmail_for_recipes_and_maildir():
+    feature = "FEATURE(`local_procmail', `/usr/bin/procmail', `procmail -t -Y -a $h -d $u')dnl"
+    assert feature in mc(sendmail_procmail_recipes=[":0fw\n| /usr/bin/spamc\n"])
+    assert feature in mc(sendmail_local_mailbox="maildir")
+    assert feature not in mc(sendmail_local_mailbox="mbox")
+
+
+def procmailrc(**overrides):
+    return render(role_vars("Debian", overrides), "procmailrc.j2")
+
+
+def test_procmailrc_maildir_recipes_in_order():
+    text = procmailrc(sendmail_local_mailbox="maildir",
+                      sendmail_procmail_recipes=[":0fw\n| /usr/bin/spamc\n", ":0\n* ^Subject: test\n/dev/null\n"])
+    lines = text.splitlines()
+    assert lines[0] == "# Managed by homelab.mailserver.sendmail: edits here are overwritten."
+    assert "LOCKSLEEP=1" in lines
+    # DEFAULT is set before the recipes run, so a recipe that does not deliver leaves Maildir delivery
+    assert lines.index("DEFAULT=$HOME/Maildir/") < lines.index(":0fw") < lines.index("* ^Subject: test")
+    assert "# from: sendmail_procmail_recipes[1]" in lines
+
+
+def test_procmailrc_mbox_keeps_procmails_default():
+    text = procmailrc(sendmail_local_mailbox="mbox", sendmail_procmail_locksleep=3)
+    assert "DEFAULT=" not in text
+    assert "LOCKSLEEP=3" in text.splitlines()
+
+
 def test_tls_and_limits():
     lines = mc(sendmail_max_daemon_children=40, sendmail_queue_la=8, sendmail_refuse_la=12,
                sendmail_connection_rate_throttle=5, sendmail_connection_rate_window_size="1m")
