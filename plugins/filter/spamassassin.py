@@ -1,0 +1,393 @@
+# Copyright: homelab.mailserver contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SpamAssassin local.cf from the spamassassin role's variables, SpamAssassin 2.x names translated to 4.x."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+DOCUMENTATION = r"""
+name: spamassassin_local_cf
+short_description: Build SpamAssassin 4 local.cf lines from the spamassassin role's variables
+version_added: 0.1.0
+author: Homelab Mailserver Developers (@homelab-mailserver)
+description:
+  - Takes the role's structured settings (required score, subject tag, Bayes, network tests,
+    languages, networks) and a dictionary of raw local.cf options, and returns the lines of a
+    SpamAssassin 4 local.cf, the plugins the enabled network tests and TextCat need, the
+    warnings for options that were translated or dropped, and the errors that stop the role.
+  - The raw options may use SpamAssassin 2.x names as the chapter's local.cf does
+    (C(required_hits), C(rewrite_subject) with C(subject_tag), C(auto_learn), C(use_terse_report)):
+    they are translated to C(required_score), C(rewrite_header Subject), C(bayes_auto_learn),
+    or dropped with a warning when SpamAssassin 4 has no such option.
+  - The filter C(spamassassin_parse_cf) turns the text of a local.cf into such a dictionary.
+options:
+  _input:
+    description: The structured settings (see the role's defaults, without the spamassassin_ prefix).
+    type: dict
+    required: true
+  options:
+    description: Raw local.cf options (name to value; a list value gives one line each), applied over the settings.
+    type: dict
+  extra_lines:
+    description: Raw lines appended at the end, unchanged.
+    type: list
+    elements: str
+"""
+
+EXAMPLES = r"""
+- name: Render local.cf
+  ansible.builtin.copy:
+    dest: /etc/spamassassin/local.cf
+    content: "{{ (settings | homelab.mailserver.spamassassin_local_cf(options={'required_hits': 5.0})).lines | join('\n') }}\n"
+    mode: "0644"
+  vars:
+    settings: {required_score: 5.0, rewrite_subject: true, subject_tag: "*****SPAM*****"}
+"""
+
+RETURN = r"""
+_value:
+  description: The result.
+  type: dict
+  contains:
+    lines:
+      description: local.cf lines (comments included).
+      type: list
+      elements: str
+    plugins:
+      description: Plugin module names (Mail::SpamAssassin::Plugin::...) to load for the enabled tests.
+      type: list
+      elements: str
+    managed_plugins:
+      description: Every plugin this filter decides about; those not in plugins must not be loaded elsewhere.
+      type: list
+      elements: str
+    warnings:
+      description: Options translated from SpamAssassin 2.x or dropped.
+      type: list
+      elements: str
+    errors:
+      description: What is wrong with the input; empty when the lines can be linted.
+      type: list
+      elements: str
+    options:
+      description: The effective options after translation (name to value).
+      type: dict
+"""
+
+PLUGIN_PREFIX = "Mail::SpamAssassin::Plugin::"
+# Plugins whose loading follows the variables: network tests and TextCat (ok_languages).
+MANAGED_PLUGINS = ("Razor2", "Pyzor", "DCC", "TextCat")
+_PLUGIN_OF_OPTION = {"use_razor2": "Razor2", "use_pyzor": "Pyzor", "use_dcc": "DCC"}
+
+# SpamAssassin 2.x/3.0 names with a 4.x equivalent.
+RENAMED = {
+    "required_hits": "required_score",
+    "auto_learn": "bayes_auto_learn",
+    "use_auto_whitelist": "use_auto_welcomelist",
+    "auto_whitelist_path": "auto_welcomelist_path",
+    "auto_whitelist_file_mode": "auto_welcomelist_file_mode",
+}
+# SpamAssassin 2.x options removed in 3.0 with no replacement (the report and header layout
+# is configured with report/add_header/clear_headers instead).
+DROPPED = (
+    "use_terse_report",
+    "report_header",
+    "defang_mime",
+    "always_add_headers",
+    "always_add_report",
+    "spam_level_stars",
+    "spam_level_char",
+    "detailed_phrase_score",
+    "check_mx_attempts",
+    "check_mx_delay",
+)
+_BOOL_OPTIONS = ("use_bayes", "bayes_auto_learn", "skip_rbl_checks", "use_razor2", "use_pyzor", "use_dcc", "use_auto_welcomelist")
+_OPTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LANG_RE = re.compile(r"^[a-z]{2,3}(_[a-z]{2,3})?$")
+_LOCALE_RE = re.compile(r"^([a-z]{2}|all)$")
+
+# Order of the settings in the rendered file, as the chapter's local.cf has them.
+_ORDER = (
+    "required_score", "rewrite_header", "report_safe", "use_bayes", "bayes_auto_learn", "bayes_path",
+    "bayes_file_mode", "skip_rbl_checks", "use_razor2", "use_dcc", "use_pyzor", "ok_languages", "ok_locales",
+    "trusted_networks", "internal_networks",
+)
+
+
+def _is_str(value):
+    return isinstance(value, str)
+
+
+def _truth(value):
+    """SpamAssassin's 0/1 for booleans written as 1/0, true/false, yes/no; None when not a boolean."""
+    if isinstance(value, bool):
+        return 1 if value else 0
+    if isinstance(value, int) and value in (0, 1):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return 1
+    if text in ("0", "false", "no", "off"):
+        return 0
+    return None
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _words(value):
+    """A list or a space separated string as a list of words."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return str(value).split()
+
+
+def _fmt_number(value):
+    text = ("%.2f" % value).rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def spamassassin_parse_cf(text):
+    """Parse local.cf text into {option: value}; repeated options give a list, comments and blanks are skipped."""
+    out = {}
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(None, 1)
+        name = parts[0]
+        value = parts[1].strip() if len(parts) > 1 else ""
+        if name in out:
+            if not isinstance(out[name], list):
+                out[name] = [out[name]]
+            out[name].append(value)
+        else:
+            out[name] = value
+    return out
+
+
+def _from_settings(settings, errors):
+    """The structured settings as SpamAssassin 4 options."""
+    opts = {}
+    if "required_score" in settings:
+        score = _number(settings["required_score"])
+        if score is None:
+            errors.append("spamassassin_required_score must be a number such as 5.0, got %r" % (settings["required_score"],))
+        else:
+            opts["required_score"] = score
+    if "rewrite_subject" in settings or "subject_tag" in settings:
+        opts["rewrite_subject"] = settings.get("rewrite_subject", False)
+        opts["subject_tag"] = settings.get("subject_tag", "")
+    if "report_safe" in settings:
+        opts["report_safe"] = settings["report_safe"]
+    for key, option in (("use_bayes", "use_bayes"), ("bayes_auto_learn", "bayes_auto_learn")):
+        if key in settings:
+            opts[option] = settings[key]
+    if settings.get("bayes_path"):
+        opts["bayes_path"] = settings["bayes_path"]
+    if settings.get("bayes_file_mode"):
+        opts["bayes_file_mode"] = settings["bayes_file_mode"]
+    if "rbl_checks" in settings:
+        rbl = _truth(settings["rbl_checks"])
+        if rbl is None:
+            errors.append("spamassassin_rbl_checks must be a boolean, got %r" % (settings["rbl_checks"],))
+        else:
+            opts["skip_rbl_checks"] = 1 - rbl
+    for key, option in (("razor", "use_razor2"), ("pyzor", "use_pyzor"), ("dcc", "use_dcc")):
+        if key in settings:
+            opts[option] = settings[key]
+    for key in ("ok_languages", "ok_locales", "trusted_networks", "internal_networks"):
+        if key in settings and settings[key] not in (None, "", []):
+            opts[key] = settings[key]
+    return opts
+
+
+def _translate(options, warnings, errors):
+    """Raw options (2.x names allowed) as 4.x options; rewrite_subject/subject_tag stay for _finish."""
+    opts = {}
+    for name, value in (options or {}).items():
+        if not _is_str(name) or not _OPTION_RE.match(name):
+            errors.append("spamassassin_options: %r is not a local.cf option name" % (name,))
+            continue
+        if name in DROPPED:
+            warnings.append(
+                "spamassassin_options: '%s %s' is a SpamAssassin 2.x option that SpamAssassin 4 no longer has; "
+                "dropped" % (name, value))
+            continue
+        if name in RENAMED:
+            new = RENAMED[name]
+            warnings.append("spamassassin_options: '%s' is the SpamAssassin 2.x name of '%s'; translated" % (name, new))
+            name = new
+        if name in ("rewrite_subject", "subject_tag"):
+            warnings.append(
+                "spamassassin_options: '%s' is a SpamAssassin 2.x option; with rewrite_subject and subject_tag "
+                "it becomes 'rewrite_header Subject TAG'" % name)
+        if name == "rewrite_header":
+            # rewrite_header Subject TAG
+            field, _sep, tag = str(value).strip().partition(" ")
+            if field.lower() == "subject":
+                opts["rewrite_subject"] = 1
+                opts["subject_tag"] = tag.strip()
+                continue
+        opts[name] = value
+    return opts
+
+
+def _finish(opts, warnings, errors):
+    """Check and normalise the merged options; returns {option: value or list of values}."""
+    out = {}
+    if "required_score" in opts:
+        score = _number(opts["required_score"])
+        if score is None:
+            errors.append("required_score must be a number such as 5.0, got %r" % (opts["required_score"],))
+        else:
+            out["required_score"] = _fmt_number(score)
+    if "rewrite_subject" in opts:
+        rewrite = _truth(opts["rewrite_subject"])
+        tag = opts.get("subject_tag", "")
+        if rewrite is None:
+            errors.append("rewrite_subject must be a boolean (1/0), got %r" % (opts["rewrite_subject"],))
+        elif rewrite:
+            if not _is_str(tag) or not tag.strip() or "\n" in tag:
+                errors.append("the subject tag must be a one-line string such as *****SPAM***** when subject rewriting is on")
+            else:
+                out["rewrite_header"] = "Subject " + tag.strip()
+    elif opts.get("subject_tag"):
+        warnings.append("subject_tag is set but subject rewriting is off; the tag is not used")
+    if "report_safe" in opts:
+        value = opts["report_safe"]
+        safe = None if isinstance(value, bool) else _number(value)
+        if isinstance(value, bool):
+            safe = int(value)
+        if safe not in (0, 1, 2):
+            errors.append("report_safe must be 0, 1 or 2, got %r" % (value,))
+        else:
+            out["report_safe"] = str(int(safe))
+    for option in _BOOL_OPTIONS:
+        if option in opts:
+            flag = _truth(opts[option])
+            if flag is None:
+                errors.append("%s must be a boolean (1/0), got %r" % (option, opts[option]))
+            else:
+                out[option] = str(flag)
+    if "bayes_path" in opts:
+        path = str(opts["bayes_path"])
+        if not path.startswith("/") or path.endswith("/") or any(ch.isspace() for ch in path):
+            errors.append("bayes_path must be an absolute path prefix such as /var/lib/spamassassin/bayes/bayes, got %r" % (path,))
+        else:
+            out["bayes_path"] = path
+    if "bayes_file_mode" in opts:
+        mode = str(opts["bayes_file_mode"])
+        if not re.match(r"^0?[0-7]{3}$", mode):
+            errors.append("bayes_file_mode must be an octal mode such as 0770, got %r" % (mode,))
+        else:
+            out["bayes_file_mode"] = mode
+    if "ok_languages" in opts:
+        langs = _words(opts["ok_languages"])
+        bad = [lang for lang in langs if lang != "all" and not _LANG_RE.match(lang)]
+        if bad or not langs:
+            errors.append("ok_languages must be language codes such as en or 'all', got %r" % (opts["ok_languages"],))
+        else:
+            out["ok_languages"] = " ".join(langs)
+    if "ok_locales" in opts:
+        locales = _words(opts["ok_locales"])
+        bad = [loc for loc in locales if not _LOCALE_RE.match(loc)]
+        if bad or not locales:
+            errors.append("ok_locales must be locale codes such as en, ja, ko, ru, th, zh or 'all', got %r" % (opts["ok_locales"],))
+        else:
+            out["ok_locales"] = " ".join(locales)
+    for option in ("trusted_networks", "internal_networks"):
+        if option in opts:
+            nets = []
+            for entry in _words(opts[option]):
+                net = entry[1:] if entry.startswith("!") else entry
+                try:
+                    ipaddress.ip_network(net, strict=False)
+                except ValueError:
+                    errors.append("%s: %r is not an IP address or network" % (option, entry))
+                    continue
+                nets.append(entry)
+            if nets:
+                out[option] = " ".join(nets)
+    handled = set(out) | {"rewrite_subject", "subject_tag"} | set(_ORDER)
+    for name, value in opts.items():
+        if name in handled:
+            continue
+        values = value if isinstance(value, list) else [value]
+        rendered = []
+        for item in values:
+            if isinstance(item, bool):
+                item = int(item)
+            text = str(item)
+            if "\n" in text:
+                errors.append("option %s: the value must be one line, got %r" % (name, text))
+                continue
+            rendered.append(text)
+        out[name] = rendered if isinstance(value, list) else (rendered[0] if rendered else "")
+    return out
+
+
+def spamassassin_local_cf(settings, options=None, extra_lines=None):
+    """Return {lines, plugins, managed_plugins, warnings, errors, options} for the role's local.cf."""
+    errors = []
+    warnings = []
+    if not isinstance(settings, dict):
+        return {"lines": [], "plugins": [], "managed_plugins": [PLUGIN_PREFIX + p for p in MANAGED_PLUGINS],
+                "warnings": [], "errors": ["spamassassin_local_cf: the settings must be a dictionary"], "options": {}}
+    if options is not None and not isinstance(options, dict):
+        errors.append("spamassassin_options must be a dictionary of local.cf option to value, got %r" % (options,))
+        options = {}
+    merged = _from_settings(settings, errors)
+    merged.update(_translate(options, warnings, errors))
+    final = _finish(merged, warnings, errors)
+
+    plugins = []
+    for option, plugin in _PLUGIN_OF_OPTION.items():
+        if final.get(option) == "1":
+            plugins.append(PLUGIN_PREFIX + plugin)
+    if final.get("ok_languages", "all") != "all":
+        plugins.append(PLUGIN_PREFIX + "TextCat")
+
+    lines = []
+    order = [name for name in _ORDER if name in final] + [name for name in final if name not in _ORDER]
+    for name in order:
+        value = final[name]
+        for item in value if isinstance(value, list) else [value]:
+            lines.append(("%s %s" % (name, item)).rstrip())
+    extra = extra_lines or []
+    if not isinstance(extra, list):
+        errors.append("spamassassin_extra_lines must be a list of local.cf lines")
+        extra = []
+    for index, line in enumerate(extra):
+        if not _is_str(line) or "\n" in line:
+            errors.append("spamassassin_extra_lines[%d] must be a one-line string, got %r" % (index, line))
+            continue
+        lines.append(line)
+    return {
+        "lines": lines,
+        "plugins": plugins,
+        "managed_plugins": [PLUGIN_PREFIX + p for p in MANAGED_PLUGINS],
+        "warnings": warnings,
+        "errors": errors,
+        "options": final,
+    }
+
+
+class FilterModule:
+    """homelab.mailserver SpamAssassin filters."""
+
+    def filters(self):
+        return {
+            "spamassassin_local_cf": spamassassin_local_cf,
+            "spamassassin_parse_cf": spamassassin_parse_cf,
+        }
