@@ -1,0 +1,217 @@
+"""What a converge of site.yml costs, on the benchmark's own lab (see benchmarks/README.md).
+
+  .venv/bin/python benchmarks/converge/bench_converge.py [--reuse] [--repeats 2] [--scales 1,10,100]
+
+1. Fresh lab (removed and started again): the first site.yml run, split into package
+   installation (apt/package/dnf tasks) and the rest.
+2. Configured lab: the second, no-change run of site.yml, its task count, changed tasks and
+   handlers, next to the floor: a generated playbook with one ansible.builtin.stat task for every
+   task the no-change run executed, on the same hosts (per task) and connection. Runs alternate
+   (site, floor, site, floor, ...) so both see the same machine load. The no-change run is also
+   timed with fact caching (gathering=smart, in memory and in a jsonfile cache).
+3. Scale by domains: the no-change run with 1, 10, 100 extra mail domains of 100 virtual
+   addresses each in group_vars (each scale is converged first, then timed without changes).
+Prints tables; writes benchmarks/results/converge.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchlib import ROOT, Lab, load_average, log, machine, median, run_playbook, save, table  # noqa: E402
+
+SITE = ROOT / "site.yml"
+
+
+def floor_playbook(result, path: Path) -> int:
+    """One play per play of the run, one stat task per executed task, on the hosts that ran it."""
+    plays = []
+    count = 0
+    for play in result.data["plays"]:
+        hosts = sorted({h for t in play["tasks"] for h in t["hosts"]})
+        if not hosts:
+            continue
+        tasks = []
+        for task in play["tasks"]:
+            ran = sorted(h for h, res in task["hosts"].items() if not res.get("skipped"))
+            if not ran:
+                continue
+            count += 1
+            stat = {
+                "name": f"Floor {count}: stat ({task['task']['name'][:60]})",
+                "ansible.builtin.stat": {"path": "/etc/hostname"},
+            }
+            if ran != hosts:
+                stat["when"] = f"inventory_hostname in {ran}"
+            tasks.append(stat)
+        plays.append({"name": f"Floor for: {play['play']['name']}", "hosts": hosts, "gather_facts": False,
+                      "tasks": tasks})
+    path.write_text("---\n" + yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
+    return count
+
+
+def fresh(lab: Lab, inv: Path) -> dict:
+    log("removing and starting the benchmark lab (pod %s)" % lab.pod)
+    lab.down()
+    lab_seconds = lab.up()
+    log(f"lab started in {lab_seconds:.0f} s; first site.yml run")
+    first = run_playbook(inv, SITE, log_to=lab.workdir / "site-first.log")
+    summary = first.summary()
+    summary["rest_seconds"] = round(summary["seconds"] - summary["package_seconds"], 2)
+    summary["lab_start_seconds"] = round(lab_seconds, 2)
+    summary["load_average"] = load_average()
+    summary["package_tasks"] = [
+        {"name": r["name"], "seconds": round(r["seconds"], 2), "hosts": r["hosts"]}
+        for r in first.tasks() if r["seconds"] and r["action"].endswith(("apt", "package", "dnf", "yum"))
+    ]
+    log(f"first run {summary['seconds']} s (packages {summary['package_seconds']} s)")
+    return summary
+
+
+def no_change(lab: Lab, inv: Path, repeats: int) -> dict:
+    # One run to be sure the lab is converged, and to learn the task list for the floor.
+    probe = run_playbook(inv, SITE, log_to=lab.workdir / "site-probe.log")
+    floor_path = lab.workdir / "floor.yml"
+    n_floor = floor_playbook(probe, floor_path)
+    facts_dir = lab.workdir / "facts"
+    variants = {
+        "site.yml": {},
+        "site.yml, gathering=smart": {"ANSIBLE_GATHERING": "smart"},
+        "site.yml, gathering=smart + jsonfile cache": {
+            "ANSIBLE_GATHERING": "smart", "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(facts_dir), "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400"},
+    }
+    # Prime the jsonfile cache so that the timed runs find facts there.
+    run_playbook(inv, SITE, env_extra=variants["site.yml, gathering=smart + jsonfile cache"],
+                 log_to=lab.workdir / "site-prime.log")
+    times = {name: [] for name in variants}
+    times["floor (stat tasks)"] = []
+    summaries = {}
+    loads = []
+    for index in range(repeats):
+        for name, env in variants.items():
+            res = run_playbook(inv, SITE, env_extra=env, log_to=lab.workdir / f"site-nochange-{index}-{len(times[name])}.log")
+            times[name].append(res.seconds)
+            summaries[name] = res.summary()
+            log(f"no-change [{name}] {res.seconds:.1f} s, changed {summaries[name]['changed']}")
+        res = run_playbook(inv, floor_path, log_to=lab.workdir / f"floor-{index}.log")
+        times["floor (stat tasks)"].append(res.seconds)
+        summaries["floor (stat tasks)"] = res.summary()
+        loads.append(load_average())
+        log(f"floor {res.seconds:.1f} s")
+    floor = median(times["floor (stat tasks)"])
+    rows = {}
+    for name, values in times.items():
+        s = summaries[name]
+        rows[name] = {
+            "seconds_median": median(values),
+            "seconds_all": [round(v, 2) for v in values],
+            "tasks": s["tasks"],
+            "host_tasks": s["host_tasks"],
+            "loop_items": s["loop_items"],
+            "changed": s["changed"],
+            "handlers": s["handlers"],
+            "per_task": round(median(values) / max(s["tasks"], 1), 3),
+            "vs_floor": round(median(values) / floor, 2) if floor else None,
+        }
+    slowest = sorted(probe.tasks(), key=lambda r: r["seconds"], reverse=True)[:12]
+    return {
+        "floor_tasks": n_floor,
+        "runs": rows,
+        "slowest_tasks": [{"name": r["name"], "action": r["action"], "seconds": round(r["seconds"], 2),
+                           "loop_items": r["loop_items"], "hosts": len(r["hosts"])} for r in slowest],
+        "load_average": loads,
+    }
+
+
+def scale(lab: Lab, scales: list[int], per_domain: int) -> list[dict]:
+    rows = []
+    lab.add_dns([lab.scale_domain(i) for i in range(1, max(scales) + 1)])
+    for count in scales:
+        inv = lab.inventory(f"scale-{count}", domains=count, per_domain=per_domain)
+        log(f"scale {count} domains: converge")
+        conv = run_playbook(inv, SITE, log_to=lab.workdir / f"scale-{count}-converge.log")
+        res = run_playbook(inv, SITE, log_to=lab.workdir / f"scale-{count}-nochange.log")
+        s = res.summary()
+        tasks = sorted(res.tasks(), key=lambda r: r["seconds"], reverse=True)[:5]
+        rows.append({
+            "domains": count,
+            "entries": count * per_domain,
+            "converge_seconds": round(conv.seconds, 2),
+            "nochange_seconds": round(res.seconds, 2),
+            "tasks": s["tasks"],
+            "changed": s["changed"],
+            "handlers": s["handlers"],
+            "slowest": [{"name": r["name"], "seconds": round(r["seconds"], 2)} for r in tasks],
+            "load_average": load_average(),
+        })
+        log(f"scale {count}: converge {conv.seconds:.1f} s, no-change {res.seconds:.1f} s, changed {s['changed']}")
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reuse", action="store_true", help="skip the fresh-lab run when the lab exists")
+    parser.add_argument("--repeats", type=int, default=2, help="no-change/floor rounds (median is reported)")
+    parser.add_argument("--scales", default="1,10,100", help="extra mail domains per scale run ('' = none)")
+    parser.add_argument("--per-domain", type=int, default=100, help="virtual addresses per extra domain")
+    parser.add_argument("--keep", action="store_true", help="leave the extra domains converged at the end")
+    parser.add_argument("--output", default="converge", help="results file name under benchmarks/results/")
+    args = parser.parse_args()
+
+    lab = Lab()
+    inv = lab.inventory()
+    started = time.time()
+    result = {"benchmark": "converge", "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
+              "load_average_start": load_average(), "workdir": str(lab.workdir)}
+    if args.reuse and lab.exists():
+        log("reusing the running benchmark lab")
+        result["fresh"] = None
+    else:
+        result["fresh"] = fresh(lab, inv)
+    result["no_change"] = no_change(lab, inv, args.repeats)
+    scales = [int(x) for x in args.scales.split(",") if x.strip()]
+    result["scale"] = scale(lab, scales, args.per_domain) if scales else []
+    if scales and not args.keep:
+        log("converging back to the lab inventory (extra domains removed)")
+        run_playbook(inv, SITE, log_to=lab.workdir / "scale-restore.log")
+    result["seconds"] = round(time.time() - started, 1)
+    result["load_average_end"] = load_average()
+    path = save(args.output, result)
+
+    print()
+    if result["fresh"]:
+        f = result["fresh"]
+        print("Fresh lab host, first site.yml run")
+        print(table(["total s", "package installation s", "rest s", "tasks", "changed", "load avg"],
+                    [[f["seconds"], f["package_seconds"], f["rest_seconds"], f["tasks"], f["changed"],
+                      " ".join(map(str, f["load_average"]))]]))
+        print()
+    nc = result["no_change"]
+    print(f"Configured host, no-change run vs floor ({nc['floor_tasks']} stat tasks)")
+    print(table(["run", "median s", "all s", "tasks", "loop items", "changed", "handlers", "s/task", "x floor"],
+                [[name, r["seconds_median"], " ".join(map(str, r["seconds_all"])), r["tasks"], r["loop_items"],
+                  r["changed"], r["handlers"], r["per_task"], r["vs_floor"]] for name, r in nc["runs"].items()]))
+    print()
+    if result["scale"]:
+        base = nc["runs"]["site.yml"]["seconds_median"]
+        print("Scale by domains (no-change run; 0 = the lab inventory)")
+        rows = [[0, 0, "", base, nc["runs"]["site.yml"]["changed"], ""]]
+        for r in result["scale"]:
+            rows.append([r["domains"], r["entries"], r["converge_seconds"], r["nochange_seconds"], r["changed"],
+                         round(r["nochange_seconds"] / base, 2)])
+        print(table(["domains", "virtual entries", "converge s", "no-change s", "changed", "x base"], rows))
+    print(f"\nload average start {result['load_average_start']}, end {result['load_average_end']}; "
+          f"results: {path.relative_to(ROOT)}; logs: {lab.workdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Benchmarks of the collection (not tests: scripts/test.sh does not run them).
+#   bash benchmarks/run.sh converge [options]   # what a converge of site.yml costs
+#   bash benchmarks/run.sh delivery [options]   # delivery throughput, stock sendmail as reference
+#   bash benchmarks/run.sh all                  # both, converge first
+#   bash benchmarks/run.sh destroy              # remove the benchmark's containers and pod
+# They run on a lab of their own (pod homelab-bench: bench-bigboy, bench-smallfry; and
+# bench-stock), never on the lab of scripts/demo.sh. Each prints a table and writes
+# benchmarks/results/<name>.json. See docs/benchmarks.md.
+set -euo pipefail
+source "$(dirname "$0")/../scripts/env.sh"
+cd "$ROOT"
+
+what=${1:?usage: benchmarks/run.sh converge|delivery|all|destroy [options]}
+shift
+
+case "$what" in
+  converge)
+    bash scripts/bootstrap.sh >/dev/null
+    bash scripts/images.sh trixie >/dev/null
+    python benchmarks/converge/bench_converge.py "$@"
+    ;;
+  delivery)
+    bash scripts/bootstrap.sh >/dev/null
+    bash scripts/images.sh trixie >/dev/null
+    python benchmarks/delivery/bench_delivery.py "$@"
+    ;;
+  all)
+    bash "$0" converge
+    bash "$0" delivery
+    ;;
+  destroy)
+    python - <<'PY'
+import sys
+sys.path.insert(0, "benchmarks")
+from benchlib import Lab
+Lab().down()
+PY
+    podman rm -f -i bench-stock >/dev/null
+    ;;
+  *)
+    echo "usage: benchmarks/run.sh converge|delivery|all|destroy [options]" >&2
+    exit 2
+    ;;
+esac
