@@ -1,0 +1,137 @@
+"""Third-party audits of the configured lab, run inside bigboy over loopback.
+
+- nmap's smtp-open-relay script (Debian's nmap) from an untrusted address finds
+  no relay, and from a trusted one finds the relay that access allows (so the
+  audit can see one);
+- testssl.sh (Debian's package) against SMTP STARTTLS on 25, IMAPS 993 and
+  POP3S 995: no SSLv2/SSLv3/TLS 1.0/TLS 1.1, no finding rated HIGH or CRITICAL;
+  the JSON results are kept under build/audit/ as artifacts;
+- private keys mode 0600 or stricter, and no vaulted secret in a verbose
+  Ansible run's output.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+sys.path.insert(0, os.path.dirname(__file__))
+from conftest import ROOT  # noqa: E402
+
+AUDIT_DIR = ROOT / "build" / "audit"
+TOOLS = ["nmap", "testssl.sh"]
+
+
+@pytest.fixture(scope="module")
+def audit_tools(bigboy):
+    """Install the audit tools in bigboy (test tools, not part of the configured server)."""
+    missing = [tool for tool in TOOLS if bigboy.run(f"dpkg-query -W -f='${{Status}}' {tool}").stdout.strip()
+               != "install ok installed"]
+    if missing:
+        out = bigboy.run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+                         + " ".join(missing) + " bsdextrautils dnsutils")
+        assert out.rc == 0, out.stderr[-2000:]
+    return bigboy
+
+
+def nmap_relay(host, source):
+    # -e lo -S: the NSE connections come from SOURCE (sendmail logs relay=[SOURCE]).
+    cmd = (f"nmap -n -Pn -sT -p 25 -e lo -S {source} --script smtp-open-relay "
+           "--script-args smtp-open-relay.domain=relay-probe.invalid,smtp-open-relay.ip=127.0.0.1 127.0.0.1")
+    out = host.run(cmd)
+    assert out.rc == 0, out.stderr
+    return out.stdout
+
+
+def test_nmap_finds_no_open_relay_from_an_untrusted_address(audit_tools):
+    report = nmap_relay(audit_tools, "127.0.0.5")
+    assert "smtp-open-relay" in report, report
+    assert "doesn't seem to be an open relay" in report, report
+
+
+def test_nmap_sees_the_relay_access_allows(audit_tools):
+    """The same audit from 127.0.0.3 (RELAY in access): the script can see a relay when there is one."""
+    report = nmap_relay(audit_tools, "127.0.0.3")
+    assert re.search(r"Server is an open relay \(\d+/\d+ tests\)", report), report
+
+
+TLS_TARGETS = [
+    ("smtp-25", "--starttls smtp 127.0.0.1:25"),
+    ("imaps-993", "127.0.0.1:993"),
+    ("pop3s-995", "127.0.0.1:995"),
+]
+
+
+@pytest.mark.parametrize("name, target", TLS_TARGETS, ids=[t[0] for t in TLS_TARGETS])
+def test_testssl(audit_tools, name, target):
+    path = f"/root/testssl-{name}.json"
+    audit_tools.run(f"rm -f {path}")
+    out = audit_tools.run(
+        f"testssl.sh --quiet --color 0 --warnings off --ip one --sneaky --protocols --server-defaults "
+        f"--vulnerable --jsonfile {path} {target}")
+    assert audit_tools.file(path).exists, out.stdout[-3000:] + out.stderr[-2000:]
+    findings = json.loads(audit_tools.file(path).content_string)
+    AUDIT_DIR.mkdir(parents=True, exist_ok=True)
+    (AUDIT_DIR / f"testssl-{name}.json").write_text(json.dumps(findings, indent=1), encoding="utf-8")
+    by_id = {f["id"]: f for f in findings}
+    for proto in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+        assert proto in by_id, f"testssl did not test {proto}: {sorted(by_id)[:40]}"
+        assert "not offered" in by_id[proto]["finding"], by_id[proto]
+    assert "offered" in by_id["TLS1_2"]["finding"] or "offered" in by_id.get("TLS1_3", {}).get("finding", "")
+    bad = [f for f in findings if f.get("severity") in ("HIGH", "CRITICAL")]
+    assert bad == [], bad
+
+
+def test_private_keys_are_0600(bigboy):
+    """Every file under /etc holding a private key is closed to others; the collection's are 0600 or stricter."""
+    out = bigboy.run("grep -rlZ -- '-----BEGIN .*PRIVATE KEY-----' /etc | xargs -0 -r stat -c '%a %U:%G %n'")
+    assert out.rc == 0, out.stderr
+    rows = [line.split(" ", 2) for line in out.stdout.splitlines()]
+    assert rows, "no private key found under /etc: the lab should hold the TLS and DKIM keys"
+    for mode, owner, path in rows:
+        assert int(mode, 8) & 0o007 == 0, f"{path} ({mode} {owner}) is readable by others"
+        if not path.startswith("/etc/ssl/private/ssl-cert-snakeoil"):  # the distribution's, group ssl-cert
+            assert int(mode, 8) & 0o077 == 0, f"{path} ({mode} {owner}) is open to its group"
+
+
+def vault_values():
+    """Every leaf string of the lab vault."""
+    vault = ROOT / "inventories" / "lab" / "host_vars" / "bigboy.my-site.com" / "vault.yml"
+    text = subprocess.run(["ansible-vault", "view", str(vault)], capture_output=True, text=True, check=True,
+                          cwd=ROOT).stdout
+    values = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            values.append(node)
+
+    walk(yaml.safe_load(text))
+    return values
+
+
+def test_no_secret_in_verbose_output():
+    """A -vvv converge of the lab prints none of the vaulted passwords or hashes."""
+    log = os.environ.get("HOMELAB_LAB_VERBOSE_LOG")
+    if log and pathlib.Path(log).exists():
+        output = pathlib.Path(log).read_text(encoding="utf-8", errors="replace")
+    else:
+        run = subprocess.run(["ansible-playbook", "-i", "inventories/lab", "site.yml", "-vvv"],
+                             capture_output=True, text=True, cwd=ROOT, check=False)
+        assert run.returncode == 0, run.stdout[-3000:]
+        output = run.stdout + run.stderr
+    assert "TASK [homelab.mailserver.sendmail : Create the mail users" in output, "not a site.yml run"
+    secrets = vault_values()
+    assert len(secrets) >= 4
+    leaked = [secret[:6] + "..." for secret in secrets if secret in output]
+    assert leaked == [], f"vaulted values in the output: {leaked}"
