@@ -21,7 +21,7 @@ description:
     reverse name does not match).
   - The companion filters C(mail_dns_zone) renders the records as zone-file text (absolute names,
     TXT strings split at 255 octets), C(mail_dkim_txt) reads the record value out of an
-    C(opendkim-genkey) C(.txt) file, C(mail_local_domains) lists the local domains of the
+    C(opendkim-genkey) C(.txt) file, C(mail_dkim_keys) names each domain's key files, C(mail_local_domains) lists the local domains of the
     C(mailserver_domain_*) variables and C(mail_peer_list) turns sendmail access keys into
     OpenDKIM/OpenDMARC host lists.
 options:
@@ -94,11 +94,11 @@ def _fail(text):
 
 def _fqdn(name, what):
     if not isinstance(name, str) or not name.strip(".") or len(name) > 253:
-        _fail(f"mail_dns_records: {what} must be a domain name, got {name!r}")
+        _fail(f"{what} must be a domain name, got {name!r}")
     labels = name.rstrip(".").lower().split(".")
     for label in labels:
         if not _LABEL.match(label):
-            _fail(f"mail_dns_records: {what} {name!r}: label {label!r} is not 1-63 letters, digits, '-' or '_'")
+            _fail(f"{what} {name!r}: label {label!r} is not 1-63 letters, digits, '-' or '_'")
     return ".".join(labels) + "."
 
 
@@ -132,7 +132,7 @@ def mail_dns_records(domains, server, addresses=None, dkim=None, mx_priority=10,
     """Return the records to publish (see DOCUMENTATION)."""
     if not isinstance(domains, (list, tuple)):
         _fail(f"mail_dns_records: input must be a list of domain names, got {type(domains).__name__}")
-    server = _fqdn(server, "server")
+    server = _fqdn(server, "mail_dns_records: server")
     dkim = dkim or {}
     if not isinstance(dkim, dict):
         _fail("mail_dns_records: dkim must be a dictionary of domain to {selector, value}")
@@ -160,7 +160,7 @@ def mail_dns_records(domains, server, addresses=None, dkim=None, mx_priority=10,
     records = []
     seen = set()
     for domain in domains:
-        zone = _fqdn(domain, "domain")
+        zone = _fqdn(domain, "mail_dns_records: domain")
         if zone in seen:
             _fail(f"mail_dns_records: domain {domain!r} is listed twice")
         seen.add(zone)
@@ -272,6 +272,28 @@ def mail_peer_list(keys):
     return out
 
 
+def mail_dkim_keys(domains, selector="mail", selectors=None, key_dir="/etc/dkimkeys"):
+    """One C({domain, selector, dir, private, txt}) per domain: where opendkim-genkey puts its key."""
+    selectors = selectors or {}
+    if not isinstance(selectors, dict):
+        _fail("mail_dkim_keys: the per-domain selectors must be a dictionary of domain to selector")
+    unknown = sorted(set(selectors) - set(domains or []))
+    if unknown:
+        _fail("mail_dkim_keys: selectors are given for {} which are not signing domains".format(", ".join(unknown)))
+    if not isinstance(key_dir, str) or not key_dir.startswith("/"):
+        _fail(f"mail_dkim_keys: the key directory must be an absolute path, got {key_dir!r}")
+    out = []
+    for domain in domains or []:
+        name = _fqdn(domain, "mail_dkim_keys: domain").rstrip(".")
+        chosen = str(selectors.get(domain, selector))
+        if not _SELECTOR.match(chosen) or ".." in chosen:
+            _fail(f"mail_dkim_keys: selector {chosen!r} of {domain} is not a DNS label sequence")
+        folder = f"{key_dir.rstrip('/')}/{name}"
+        out.append({"domain": name, "selector": chosen, "dir": folder,
+                    "private": f"{folder}/{chosen}.private", "txt": f"{folder}/{chosen}.txt"})
+    return out
+
+
 class FilterModule:
     """homelab.mailserver DNS record filters."""
 
@@ -280,6 +302,7 @@ class FilterModule:
             "mail_dns_records": mail_dns_records,
             "mail_dns_zone": mail_dns_zone,
             "mail_dkim_txt": mail_dkim_txt,
+            "mail_dkim_keys": mail_dkim_keys,
             "mail_local_domains": mail_local_domains,
             "mail_peer_list": mail_peer_list,
         }

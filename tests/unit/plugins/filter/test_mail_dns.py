@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.homelab.mailserver.plugins.filter.mail_dns import (
+    mail_dkim_keys,
     mail_dkim_txt,
     mail_dns_records,
     mail_dns_zone,
@@ -187,3 +188,24 @@ def test_peer_list_from_the_chapters_relay_keys():
         mail_peer_list(["user@my-site.com"])
     with pytest.raises(AnsibleFilterError, match="not an IPv4"):
         mail_peer_list(["300.1"])
+
+
+def test_dkim_keys_one_directory_per_domain_and_selector_overrides():
+    keys = mail_dkim_keys(["my-site.com", "another-site.com"], "mail", {"another-site.com": "s2026"}, "/etc/dkimkeys/")
+    assert keys == [
+        {"domain": "my-site.com", "selector": "mail", "dir": "/etc/dkimkeys/my-site.com",
+         "private": "/etc/dkimkeys/my-site.com/mail.private", "txt": "/etc/dkimkeys/my-site.com/mail.txt"},
+        {"domain": "another-site.com", "selector": "s2026", "dir": "/etc/dkimkeys/another-site.com",
+         "private": "/etc/dkimkeys/another-site.com/s2026.private", "txt": "/etc/dkimkeys/another-site.com/s2026.txt"},
+    ]
+
+
+@pytest.mark.parametrize("args, message", [
+    ((["my-site.com"], "mail", {"other.example": "x"}, "/etc/dkimkeys"), "not signing domains"),
+    ((["my-site.com"], "../x", {}, "/etc/dkimkeys"), "selector"),
+    ((["my-site.com"], "mail", {}, "keys"), "absolute path"),
+    ((["bad domain"], "mail", {}, "/etc/dkimkeys"), "mail_dkim_keys: domain"),
+])
+def test_dkim_keys_bad_input(args, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        mail_dkim_keys(*args)
