@@ -1,6 +1,7 @@
 """Real-client probe of the dovecot scenario, run inside the container.
 
     python3 dovecot_probe.py state '{"cert": "/path"}'       Dovecot's config, pid, sockets, certificate
+                                                             (+ "login": {...} a plaintext login, "since": debug lines)
     python3 dovecot_probe.py plainlogin '{...}'              one plaintext IMAP login from a loopback address
     python3 dovecot_probe.py exchange '{"passwords": {...}}' SMTP in, IMAPS/POP3S out, logins, TLS versions
 
@@ -98,8 +99,12 @@ def served_cert(port, address=SERVER):
 def state(args):
     with open("/etc/dovecot/dovecot.conf", "rb") as handle:
         conf = handle.read()
-    out = {"conf_sha256": hashlib.sha256(conf).hexdigest(), "pid": dovecot_pid(), "sockets": sockets(),
+    out = {"time": time.time(), "conf_sha256": hashlib.sha256(conf).hexdigest(), "pid": dovecot_pid(), "sockets": sockets(),
            "active": run(["systemctl", "is-active", "dovecot"])[1].strip()}
+    if args.get("login"):
+        out["login"] = plainlogin(args["login"])
+    if args.get("since"):
+        out["debug_lines"] = debug_lines(args["since"])
     if args.get("cert"):
         out["cert"] = cert_of_file(args["cert"])
     for sock in out["sockets"]:
@@ -242,6 +247,18 @@ def tls_versions(port):
     return out
 
 
+def journal_cursor():
+    out = run(["journalctl", "--no-pager", "-n", "0", "--show-cursor"])[1]
+    return out.strip().rpartition("cursor: ")[2]
+
+
+def server_tls_refusals(cursor):
+    """Dovecot's log lines of TLS handshakes it refused for their version, after a journal cursor."""
+    time.sleep(1)
+    out = run(["journalctl", "--no-pager", "-o", "cat", f"--after-cursor={cursor}", "SYSLOG_IDENTIFIER=dovecot"])[1]
+    return [line for line in out.splitlines() if "SSL_accept() failed" in line and "unsupported protocol" in line]
+
+
 def mail_location():
     version = run(["dovecot", "--version"])[1].strip()
     if version.startswith("2.3"):
@@ -290,7 +307,9 @@ def exchange(args):
                              "pop3s": pop3s_find("paul", passwords["paul"] + "x", tokens["paul"])[0]}
     out["imap_143"] = imap_plain_then_starttls("paul", passwords["paul"])
     out["pop3_110"] = pop3_plain_then_stls("paul", passwords["paul"])
+    cursor = journal_cursor()
     out["tls"] = {"993": tls_versions(993), "995": tls_versions(995)}
+    out["tls_refused_by_server"] = server_tls_refusals(cursor)
     out["served_cert"] = served_cert(993)
     out["debug_lines"] = debug_lines(started - 1)
     return out
