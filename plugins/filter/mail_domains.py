@@ -7,6 +7,12 @@ from __future__ import annotations
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_validate import (
+    access_key as _access_key_problem,
+)
+from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_validate import (
+    alias_members as _alias_members_problem,
+)
 
 DOCUMENTATION = r"""
 name: mail_domains
@@ -155,6 +161,10 @@ def _members(varname, key, name, members):
         if not isinstance(member, str) or not member.strip():
             _fail(varname, f"key '{key}': alias '{name}' has an empty or non-string member")
         out.append(member.strip())
+    problem = _alias_members_problem(name, out)
+    if problem:
+        hint = " (the chapter's lists separate members with commas: peter, paul, mary)" if len(out) == 1 else ""
+        _fail(varname, f"key '{key}': alias '{name}': {problem}{hint}")
     return out
 
 
@@ -309,6 +319,9 @@ def _add_access(model, varname, key, table):
         access_key = str(access_key).strip()
         if not access_key or any(c.isspace() for c in access_key):
             _fail(varname, f"key '{key}': '{access_key}' is not a valid access key")
+        problem = _access_key_problem(access_key)
+        if problem:
+            _fail(varname, f"key '{key}': '{access_key}': {problem}")
         action = action.strip() if isinstance(action, str) else action
         if not isinstance(action, str) or not _ACCESS_ACTION_RE.match(action):
             hint = " (use OK, not ACCEPT)" if isinstance(action, str) and action.upper() == "ACCEPT" else ""
