@@ -16,7 +16,9 @@ short_description: Render dovecot.conf from the dovecot role's variables, in Dov
 version_added: 0.1.0
 description:
   - Takes a dictionary of the dovecot role's variables (by their full names, plus the platform's
-    C(ssl_cert), C(ssl_key), C(ssl_dh) and C(mail_privileged_group)) and the installed Dovecot
+    C(ssl_cert), C(ssl_key), C(ssl_dh) and C(mail_privileged_group), and optionally
+    C(host_addresses), the host's IP addresses, to refuse listeners on addresses the host
+    does not have) and the installed Dovecot
     version, checks the values and returns the whole dovecot.conf text.
   - Dovecot 2.4 renamed many settings (C(ssl_cert) is C(ssl_server_cert_file), C(mail_location)
     is C(mail_driver) + C(mail_path) + C(mail_inbox_path), C(disable_plaintext_auth) is the
@@ -144,8 +146,13 @@ def _is_str(value):
     return isinstance(value, str) and not isinstance(value, bool)
 
 
-def _addresses(name, value, errors):
-    """A list of listen addresses from a string or a list; problems go to errors."""
+def _addresses(name, value, errors, host_addresses=None):
+    """A list of listen addresses from a string or a list; problems go to errors.
+
+    With host_addresses (the host's own IP addresses), an IP address that is neither a
+    wildcard, nor loopback, nor one of them is a problem too: Dovecot 2.3 and 2.4 stop
+    (assertion failure) when a reload meets a listener they cannot bind.
+    """
     if value is None or value == "":
         return []
     items = value if isinstance(value, list) else [value]
@@ -159,10 +166,17 @@ def _addresses(name, value, errors):
                 out.append(part)
                 continue
             try:
-                ipaddress.ip_address(part.strip("[]"))
+                address = ipaddress.ip_address(part.strip("[]"))
             except ValueError:
                 if not _HOST_RE.match(part):
                     errors.append(f"{name}: '{part}' is not an address (use an IP address, a host name, * or ::)")
+                    continue
+            else:
+                if host_addresses is not None and not address.is_loopback and str(address) not in host_addresses:
+                    errors.append(
+                        f"{name}: {part} is not an address of this host, so Dovecot could not listen there "
+                        "(a reload would stop it); the host has " + (", ".join(host_addresses) or "no address besides loopback")
+                    )
                     continue
             out.append(part)
     return out
@@ -208,7 +222,10 @@ def check(data):
     for proto in protocols:
         if proto not in PROTOCOLS:
             errors.append(f"dovecot_protocols: '{proto}' is not a protocol this role serves (imap, pop3)")
-    _addresses("dovecot_listen", data.get("dovecot_listen"), errors)
+    host_addresses = data.get("host_addresses")
+    if host_addresses is not None:
+        host_addresses = [str(a).split("%")[0] for a in host_addresses]
+    _addresses("dovecot_listen", data.get("dovecot_listen"), errors, host_addresses)
 
     listeners = _mapping(data, "dovecot_listeners", "listener name (imap, imaps, pop3, pop3s) to {port, address}", errors)
     for lname, spec in listeners.items():
@@ -225,7 +242,7 @@ def check(data):
         port = spec.get("port")
         if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
             errors.append(f"{where}.port: '{port}' is not a TCP port (0-65535; 0 disables the listener)")
-        _addresses(where + ".address", spec.get("address"), errors)
+        _addresses(where + ".address", spec.get("address"), errors, host_addresses)
         proto = LISTENERS[lname][0]
         if proto not in protocols and port != 0:
             errors.append(f"{where}: {proto} is not in dovecot_protocols; add it there or set port: 0")

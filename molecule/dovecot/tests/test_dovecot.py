@@ -176,6 +176,17 @@ def test_no_debug_logging_by_default(exchange):
 
 # --- side effects: the chapter's listeners, bad input, the certificate's life ---------------
 
+def test_address_the_host_lacks_is_refused_before_any_change(side_effect):
+    result = side_effect("foreign_address")
+    assert result["failed"] is True
+    for word in ("dovecot_listeners.pop3s.address", "192.168.1.100 is not an address of this host"):
+        assert word in result["msg"], result["msg"]
+    before, after = result["before"], result["after"]
+    for key in ("conf_sha256", "pid", "sockets", "active"):
+        assert after[key] == before[key], key
+    assert fingerprint(after["cert"]["text"]) == fingerprint(before["cert"]["text"])
+
+
 def test_chapter_listener_example_yields_exactly_those_sockets(side_effect):
     result = side_effect("chapter_listeners")
     assert result["failed"] is False, result["msg"]
