@@ -53,6 +53,27 @@ def settings(text):
     return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+# The part both versions render alike: the INBOX namespace and the logging switches.
+TAIL = r"""namespace inbox {
+  inbox = yes
+  mailbox Drafts {
+    special_use = \Drafts
+  }
+  mailbox Junk {
+    special_use = \Junk
+  }
+  mailbox Trash {
+    special_use = \Trash
+  }
+  mailbox Sent {
+    special_use = \Sent
+  }
+}
+log_path = syslog
+auth_verbose = no
+auth_debug = no
+mail_debug = no"""
+
 GOLDEN_23 = f"""\
 protocols = imap pop3
 ssl = yes
@@ -72,25 +93,7 @@ userdb {{
 }}
 mail_location = mbox:~/mail:INBOX=/var/mail/%u
 mail_privileged_group = mail
-namespace inbox {{
-  inbox = yes
-  mailbox Drafts {{
-    special_use = \\Drafts
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-  }}
-  mailbox Sent {{
-    special_use = \\Sent
-  }}
-}}
-log_path = syslog
-auth_verbose = no
-auth_debug = no
-mail_debug = no
+{TAIL}
 verbose_ssl = no
 service imap-login {{
   inet_listener imap {{
@@ -132,25 +135,7 @@ mail_driver = mbox
 mail_path = ~/mail
 mail_inbox_path = /var/mail/%{{user}}
 mail_privileged_group = mail
-namespace inbox {{
-  inbox = yes
-  mailbox Drafts {{
-    special_use = \\Drafts
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-  }}
-  mailbox Sent {{
-    special_use = \\Sent
-  }}
-}}
-log_path = syslog
-auth_verbose = no
-auth_debug = no
-mail_debug = no
+{TAIL}
 service imap-login {{
   inet_listener imap {{
     listen = 127.0.0.1
