@@ -17,6 +17,7 @@ description:
     recipients, socket, dump file, user) and returns the lines of greylist.conf and a list of errors
     naming the variable and the value that is wrong. C(milter-greylist -c) checks the result again
     on the host before it goes live.
+  - With I(spf_bypass) false, C(nospf) stops SPF-compliant senders from skipping greylisting.
   - Whitelists become C(acl whitelist) lines before the final C(acl greylist default) (or
     C(acl whitelist default) when I(greylist_by_default) is false).
 options:
@@ -124,6 +125,11 @@ def milter_greylist_conf(settings):
         lines.append("user %s" % _quote(user))
     if settings.get("quiet", False):
         lines.append("quiet")
+    spf_bypass = settings.get("spf_bypass", True)
+    if not isinstance(spf_bypass, bool):
+        errors.append("milter_greylist_spf_bypass must be a boolean, got %r" % (spf_bypass,))
+    elif not spf_bypass:
+        lines.append("nospf")
     if delay:
         lines.append("greylist %s" % delay)
     if autowhite:

@@ -351,12 +351,18 @@ def spamassassin_local_cf(settings, options=None, extra_lines=None):
     merged.update(_translate(options, warnings, errors))
     final = _finish(merged, warnings, errors)
 
+    # A plugin's options exist only while the plugin is loaded: a switched-off network
+    # test and ok_languages all (TextCat's default) leave their line out, as the plugin is.
     plugins = []
     for option, plugin in _PLUGIN_OF_OPTION.items():
         if final.get(option) == "1":
             plugins.append(PLUGIN_PREFIX + plugin)
+        else:
+            final.pop(option, None)
     if final.get("ok_languages", "all") != "all":
         plugins.append(PLUGIN_PREFIX + "TextCat")
+    else:
+        final.pop("ok_languages", None)
 
     lines = []
     order = [name for name in _ORDER if name in final] + [name for name in final if name not in _ORDER]

@@ -47,12 +47,13 @@ def test_every_whitelist_kind_in_order():
     result = milter_greylist_conf(dict(
         BASE, socket_mode="", whitelist_addresses=["127.0.0.1", "10.1.2.3/8"], whitelist_domains=["example.com"],
         whitelist_senders=["@trusted.example"], whitelist_recipients=["postmaster@my-site.com"],
-        extra_lines=["acl blacklist from spammer@bad.example"], greylist_by_default=False, quiet=True,
+        extra_lines=["acl blacklist from spammer@bad.example"], greylist_by_default=False, quiet=True, spf_bypass=False,
     ))
     assert result["errors"] == []
     assert result["lines"][1] == 'socket "/run/milter-greylist/milter-greylist.sock"'
     assert result["lines"][5:] == [
         "quiet",
+        "nospf",
         "greylist 5m",
         "autowhite 25h",
         "acl whitelist addr 127.0.0.1/32",
@@ -79,6 +80,7 @@ def test_every_whitelist_kind_in_order():
     ({"whitelist_recipients": ["a b@c"]}, "milter_greylist_whitelist_recipients[0]: 'a b@c' is not an address"),
     ({"extra_lines": ["a\nb"]}, "milter_greylist_extra_lines[0] must be a one-line string"),
     ({"greylist_by_default": "yes"}, "milter_greylist_greylist_by_default must be a boolean"),
+    ({"spf_bypass": "no"}, "milter_greylist_spf_bypass must be a boolean"),
 ])
 def test_errors_name_the_variable(change, expected):
     result = milter_greylist_conf(dict(BASE, **change))
