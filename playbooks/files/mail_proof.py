@@ -2,7 +2,9 @@
 
 Run on a lab host (ansible.builtin.script) with one argument, the role:
   server   on bigboy: the chapter's SMTP conversation, virtusertable and
-           aliases deliveries, relay refused and allowed
+           aliases deliveries, relay refused and allowed, greylisting, GTUBE
+  fetch    on bigboy, paul's password on stdin: IMAPS and POP3S fetches,
+           plaintext login refused, a wrong password refused
   client   on smallfry: a message submitted on smallfry through its own
            sendmail (SMART_HOST) to marc@my-site.com; its token is printed
   arrived TOKEN   on bigboy: the client's message is in marc's mailbox, and
@@ -12,9 +14,13 @@ no message ever leaves the machine (relay checks stop after RCPT).
 """
 
 import glob
+import imaplib
 import json
 import os
+import poplib
 import smtplib
+import socket
+import ssl
 import sys
 import time
 import uuid
@@ -110,7 +116,110 @@ def server_checks():
     code, text = r["rcpt"][0]
     results.append(check("relay allowed from a trusted client (127.0.0.3, smallfry; stopped after RCPT)",
                          code == 250, f"{code} {text}"))
+    results += spam_checks()
     return results
+
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+def headers_of(text):
+    """The header block of the message text mailbox_has returned."""
+    return text.split("\n\n", 1)[0] if text else ""
+
+
+def spam_checks():
+    results = []
+    # milter-greylist: 127.0.0.5 is not whitelisted (smallfry, 127.0.0.3, is).
+    tok = token()
+    sender, rcpt = f"{tok}@another-web-site.example", "paul@my-site.com"
+    first = converse("127.0.0.5", sender, [rcpt], message(tok, sender, rcpt))["rcpt"][0]
+    retry, waited = first, 0
+    while retry[0] != 250 and waited < 90:
+        time.sleep(5)
+        waited += 5
+        retry = converse("127.0.0.5", sender, [rcpt], message(tok, sender, rcpt))["rcpt"][0]
+    results.append(check("greylisted on the first try (451 4.7.1) from an unknown client (127.0.0.5)",
+                         first[0] == 451 and "4.7.1" in first[1], f"{first[0]} {first[1][:90]}"))
+    results.append(check("accepted on the retry after the greylisting delay, and delivered",
+                         retry[0] == 250 and mailbox_has("paul", tok), f"RCPT {retry[0]} after {waited} s"))
+    # SpamAssassin through procmail and spamc.
+    tok = token()
+    sender = "sender@another-web-site.example"
+    r = converse("127.0.0.3", sender, ["paul@my-site.com"],
+                 message(tok, sender, "paul@my-site.com").replace("Testing sendmail", GTUBE + "\r\nTesting sendmail"))
+    head = headers_of(mailbox_has("paul", tok))
+    subject = next((line for line in head.splitlines() if line.lower().startswith("subject:")), "")
+    results.append(check("GTUBE over SMTP delivered tagged (X-Spam-Flag: YES, subject tag)",
+                         r["rcpt"][0][0] == 250 and "X-Spam-Flag: YES" in head and "SPAM" in subject, subject))
+    tok = token()
+    converse("127.0.0.3", sender, ["paul@my-site.com"], message(tok, sender, "paul@my-site.com"))
+    head = headers_of(mailbox_has("paul", tok))
+    results.append(check("a normal message delivered untagged (X-Spam-Status: No)",
+                         "X-Spam-Status: No" in head and "X-Spam-Flag: YES" not in head,
+                         next((line[:60] for line in head.splitlines() if line.startswith("X-Spam-Status")), "no header")))
+    return results
+
+
+def fetch_checks(password):
+    """paul's mail over IMAPS and POP3S, and a plaintext login refused on 143."""
+    results = []
+    tok = token()
+    sender = "sender@another-web-site.example"
+    converse("127.0.0.3", sender, ["paul@my-site.com"], message(tok, sender, "paul@my-site.com"))
+    delivered = mailbox_has("paul", tok)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the lab's certificate is self-signed
+    found = "not fetched"
+    try:
+        with imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=context) as imap:
+            imap.login("paul", password)
+            imap.select("INBOX", readonly=True)
+            _typ, data = imap.search(None, "SUBJECT", tok)
+            found = f"{len(data[0].split())} message(s) with the token, {imap.sock.version()}"
+            ok = bool(data[0].split())
+    except (OSError, imaplib.IMAP4.error) as exc:
+        ok, found = False, repr(exc)
+    results.append(check("fetched over IMAPS (993) with paul's password", delivered and ok, found))
+    found = "not fetched"
+    try:
+        pop = poplib.POP3_SSL("127.0.0.1", 995, context=context)
+        pop.user("paul")
+        pop.pass_(password)
+        count = len(pop.list()[1])
+        ok = any(tok.encode() in b"\n".join(pop.top(i, 0)[1]) for i in range(max(1, count - 5), count + 1))
+        found = f"{count} messages, the newest carry the token: {ok}"
+        pop.quit()
+    except (OSError, poplib.error_proto) as exc:
+        ok, found = False, repr(exc)
+    results.append(check("fetched over POP3S (995) with paul's password", delivered and ok, found))
+    try:
+        capabilities = plain_capabilities()
+        refused = "LOGINDISABLED" in capabilities and "STARTTLS" in capabilities
+        detail = "CAPABILITY before STARTTLS: " + " ".join(w for w in capabilities.split() if w.isupper())[:80]
+    except OSError as exc:
+        refused, detail = False, repr(exc)
+    results.append(check("plaintext IMAP login refused before STARTTLS (client 127.0.0.5)", refused, detail))
+    try:
+        with imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=context) as imap:
+            imap.login("paul", password + "-wrong")
+        wrong = "a wrong password was accepted"
+        ok = False
+    except imaplib.IMAP4.error as exc:
+        wrong, ok = str(exc)[:80], True
+    results.append(check("a wrong password is refused over IMAPS", ok, wrong))
+    return results
+
+
+def plain_capabilities():
+    """CAPABILITY on port 143 from 127.0.0.5 (a client Dovecot does not count as secured)."""
+    with socket.create_connection(("127.0.0.1", 143), timeout=15, source_address=("127.0.0.5", 0)) as sock:
+        reader = sock.makefile("rb")
+        greeting = reader.readline().decode(errors="replace")
+        sock.sendall(b"a CAPABILITY\r\n")
+        lines = [reader.readline().decode(errors="replace") for _unused in range(2)]
+    return greeting + " ".join(lines)
 
 
 def client_send():
@@ -133,7 +242,8 @@ def arrived(tok):
         check("smallfry's message delivered to marc on bigboy through SMART_HOST", True, envelope),
         check("it arrived from smallfry's sendmail (Received: from smallfry)",
               "smallfry" in text.split(tok)[0], "Received header names smallfry"),
-        check("From: header as smallfry sent it", "marc@" in header, header),
+        check("masqueraded by bigboy: sent as marc@smallfry.my-site.com, From: and envelope marc@my-site.com",
+              "marc@my-site.com" in header and envelope.startswith("From marc@my-site.com "), header),
     ]
 
 
@@ -141,6 +251,8 @@ def main():
     role = sys.argv[1]
     if role == "server":
         out = server_checks()
+    elif role == "fetch":
+        out = fetch_checks(sys.stdin.readline().strip())
     elif role == "client":
         out = client_send()
     else:
