@@ -122,6 +122,12 @@ def test_mail_location_is_where_sendmail_delivers(host, exchange):
         assert exchange["paul_files"] == ["/var/mail/paul"]
 
 
+def test_doctor_finds_dovecot_reading_where_sendmail_delivers(ansible_module):
+    result = ansible_module("homelab.mailserver.mail_doctor", {"fqdn": "bigboy.my-site.com", "checks": ["dovecot_mail_location"]})
+    check = result["checks"][0]
+    assert check["name"] == "dovecot_mail_location" and check["ok"] is True, result
+
+
 # --- mail in over SMTP, out over IMAPS and POP3S -----------------------------------------
 
 def test_smtp_to_paul_is_fetched_over_imaps_and_pop3s(exchange):
