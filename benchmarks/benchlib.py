@@ -78,7 +78,7 @@ class Lab:
         self.prefix = prefix
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="homelab-bench-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.cache = ROOT / ".cache" / "apt" / "bench-trixie"
+        self.cache = ROOT / ".cache" / "apt" / f"{pod}-trixie"
         with open(LAB_INVENTORY / "hosts.yml", encoding="utf-8") as handle:
             self.lab_hosts_yml = yaml.safe_load(handle)
         # inventory host name -> container, from ansible_host of inventories/lab

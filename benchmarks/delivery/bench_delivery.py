@@ -7,8 +7,11 @@ Variants (run in the order given, in one run of this script):
   stock  bench-stock: a container of its own (own network namespace) with Debian's sendmail
          and procmail packages installed and nothing configured; mail to local users.
   off    the benchmark lab's bigboy as site.yml configures it (spam filtering off).
-  on     the same with spam filtering: benchmarks/delivery/spam.yml applies the spamassassin
-         role, and its procmail recipe goes to site.yml as sendmail_procmail_recipes.
+  on     the same with spam filtering: site.yml with mailserver_spamassassin=true (where
+         site.yml has that switch), else benchmarks/delivery/spam.yml applies the spamassassin
+         role and its procmail recipe goes to site.yml as sendmail_procmail_recipes.
+  off    uses mailserver_spamassassin=false (or sendmail_procmail_recipes=[]); the other
+         parts site.yml configures (milters, Dovecot) stay as the inventory has them.
 Each variant: the load generator (loadgen.py) runs inside the container, sends COUNT
 messages over SMTP to 127.0.0.1:25 from a trusted address with CONCURRENCY clients, to
 local and virtual addresses, and waits until every message is in its mailbox. Prints a
@@ -86,8 +89,15 @@ def stock_up(cache: Path) -> dict:
     return {"install_seconds": round(time.monotonic() - start, 1), "packages": [v for v in versions if v]}
 
 
-def converge(lab: Lab, inv: Path, extra: dict, tag: str) -> float:
-    res = run_playbook(inv, SITE, extra_vars=extra or None, args=["--limit", "mail_servers"],
+def site_switch() -> bool:
+    """Does site.yml switch SpamAssassin itself (mailserver_spamassassin)?"""
+    return any("mailserver_spamassassin" in p.read_text(encoding="utf-8")
+               for p in (SITE, ROOT / "playbooks" / "site.yml") if p.exists())
+
+
+def converge(lab: Lab, inv: Path, extra: dict, tag: str, tags: str = "") -> float:
+    res = run_playbook(inv, SITE, extra_vars=extra or None,
+                       args=["--limit", "mail_servers"] + (["--tags", tags] if tags else []),
                        log_to=lab.workdir / f"delivery-{tag}.log")
     return res.seconds
 
@@ -96,7 +106,7 @@ def settings(container: str) -> dict:
     """What the running server uses: the settings that bound delivery."""
     script = (
         "grep -E '^O (MaxDaemonChildren|ConnectionRateThrottle|QueueLA|RefuseLA|DeliveryMode|MaxQueueChildren|"
-        "MaxRunnersPerQueue)=' /etc/mail/sendmail.cf; grep -E '^Mlocal' /etc/mail/sendmail.cf; "
+        "MaxRunnersPerQueue|InputMailFilters)=' /etc/mail/sendmail.cf; grep -E '^Mlocal' /etc/mail/sendmail.cf; "
         "grep -h '^LOCKSLEEP' /etc/procmailrc 2>/dev/null || echo 'LOCKSLEEP (procmail default 8)'; "
         "grep -h '^OPTIONS' /etc/default/spamd 2>/dev/null || true"
     )
@@ -132,11 +142,16 @@ def main() -> int:
     parser.add_argument("--vars", default="{}", help="extra variables (JSON) for site.yml in the off/on variants")
     parser.add_argument("--spamd-children", type=int, default=5, help="spamassassin_spamd_max_children")
     parser.add_argument("--rbl-checks", action="store_true", help="spamassassin_rbl_checks (DNS leaves the lab)")
+    parser.add_argument("--tags", default="",
+                        help="converge the variants with these site.yml tags only, e.g. sendmail,spamassassin")
+    parser.add_argument("--no-restore", action="store_true", help="leave the last variant converged")
+    parser.add_argument("--pod", default="homelab-bench", help="the benchmark lab's pod")
+    parser.add_argument("--prefix", default="bench-", help="prefix of the benchmark lab's container names")
     parser.add_argument("--output", default="delivery", help="results file name under benchmarks/results/")
     args = parser.parse_args()
     extra = json.loads(args.vars)
 
-    lab = Lab()
+    lab = Lab(pod=args.pod, prefix=args.prefix)
     inv = lab.inventory()
     server = lab.mail_servers[0]
     container = lab.container(server)
@@ -156,7 +171,13 @@ def main() -> int:
             target, sender, rcpts = STOCK, f"marc@{STOCK_FQDN}", STOCK_RCPTS
         elif variant in ("off", "on"):
             site_vars = dict(extra)
-            if variant == "on":
+            if site_switch():
+                # site.yml applies the spamassassin role itself and wires its recipe.
+                site_vars["mailserver_spamassassin"] = variant == "on"
+                if variant == "on":
+                    site_vars.setdefault("spamassassin_spamd_max_children", args.spamd_children)
+                    site_vars.setdefault("spamassassin_rbl_checks", args.rbl_checks)
+            elif variant == "on":
                 recipe_file = lab.workdir / "spam-recipe"
                 spam = run_playbook(inv, HERE / "spam.yml", args=["--limit", "mail_servers"],
                                     extra_vars={"bench_spamd_children": args.spamd_children,
@@ -164,12 +185,11 @@ def main() -> int:
                                                 "bench_recipe_file": str(recipe_file)},
                                     log_to=lab.workdir / "delivery-spam.log")
                 entry["spam_setup_seconds"] = round(spam.seconds, 1)
-                entry["spamd_children"] = args.spamd_children
                 site_vars["sendmail_procmail_recipes"] = [recipe_file.read_text(encoding="utf-8")]
             else:
                 site_vars.setdefault("sendmail_procmail_recipes", [])
             entry["site_vars"] = site_vars
-            entry["converge_seconds"] = round(converge(lab, inv, site_vars, variant), 1)
+            entry["converge_seconds"] = round(converge(lab, inv, site_vars, variant, args.tags), 1)
             target, sender, rcpts = container, "marc@my-site.com", LAB_RCPTS
         else:
             raise SystemExit(f"unknown variant {variant}")
@@ -182,9 +202,10 @@ def main() -> int:
             f"{r['msg_per_s']} msg/s, lost {r['lost']}")
         result["variants"][variant] = entry
 
-    if "on" in variants and variants[-1] == "on":
+    if "on" in variants and variants[-1] == "on" and not args.no_restore:
         log("converging the lab back to spam filtering off")
-        converge(lab, inv, dict(extra, sendmail_procmail_recipes=[]), "restore")
+        off = {"mailserver_spamassassin": False} if site_switch() else {"sendmail_procmail_recipes": []}
+        converge(lab, inv, dict(extra, **off), "restore", args.tags)
     result["load_average_end"] = load_average()
     path = save(args.output, result)
 
@@ -192,11 +213,12 @@ def main() -> int:
     rows = []
     for name, entry in result["variants"].items():
         r = entry["result"]
-        rows.append([name, r["count"], r["accepted"], r["delivered"], r["lost"], r["wrong_mailbox"], r["duplicates"],
+        rows.append([name, r["count"], r["accepted"], r["retries"], r["delivered"], r["lost"], r["wrong_mailbox"],
+                     r["duplicates"],
                      r["send_seconds"], r["accept_rate"], r["end_to_end_seconds"], r["msg_per_s"],
                      " ".join(map(str, r["load_average_before"]))])
     print(f"Delivery over SMTP, concurrency {args.concurrency}, {args.per_session} message(s) per session")
-    print(table(["variant", "sent", "accepted", "delivered", "lost", "wrong box", "dups", "send s", "accept/s",
+    print(table(["variant", "sent", "accepted", "retries", "delivered", "lost", "wrong box", "dups", "send s", "accept/s",
                  "end-to-end s", "msg/s", "load before"], rows))
     for name, entry in result["variants"].items():
         print(f"\n{name}: " + "; ".join(entry["settings"]["lines"]))

@@ -7,7 +7,9 @@
 Sends COUNT messages over SMTP to HOST:25 (127.0.0.1 by default, from the client address
 --bind) with CONCURRENCY parallel clients, each message to the next recipient of the list
 (ADDRESS=USER names the mailbox it must land in), one SMTP session per message unless
---per-session says more. Every message carries a unique token (subject and body). Then it
+--per-session says more. A refused connection or a temporary error (sendmail refuses
+connections above RefuseLA, and this machine's load average is the containers') is
+retried a second later, as a client MTA would, for up to --give-up seconds. Every message carries a unique token (subject and body). Then it
 watches the mailboxes (/var/mail/USER and ~USER/Maildir) until every token is there, or
 until nothing new arrived for --stall seconds, and prints one JSON object: messages per
 second end to end (first connection to last message found in its mailbox), lost messages,
@@ -45,23 +47,52 @@ def build_message(args, index, token, rcpt):
 
 
 def sender_thread(args, jobs, lock, stats):
+    """Take messages off the list and send them; a refused or broken session is retried
+    (after a second, as a client MTA would retry later) until --give-up seconds have passed."""
     while True:
         with lock:
             if not jobs:
                 return
             batch = [jobs.pop() for _ in range(min(args.per_session, len(jobs)))]
-        try:
-            with smtplib.SMTP(args.host, args.port, timeout=args.timeout,
-                              source_address=(args.bind, 0)) as smtp:
-                smtp.ehlo(args.helo)
-                for index, token, rcpt in batch:
-                    smtp.send_message(build_message(args, index, token, rcpt), args.sender, [rcpt])
+        deadline = time.monotonic() + args.give_up
+        while batch:
+            try:
+                with smtplib.SMTP(args.host, args.port, timeout=args.timeout,
+                                  source_address=(args.bind, 0)) as smtp:
+                    smtp.ehlo(args.helo)
+                    while batch:
+                        index, token, rcpt = batch[0]
+                        smtp.send_message(build_message(args, index, token, rcpt), args.sender, [rcpt])
+                        batch.pop(0)
+                        with lock:
+                            stats["accepted"] += 1
+            except smtplib.SMTPRecipientsRefused as exc:
+                codes = [code for code, _ in exc.recipients.values()]
+                if codes and min(codes) >= 500:
+                    # refused for good: the message is lost, not retried
                     with lock:
-                        stats["accepted"] += 1
-        except (smtplib.SMTPException, OSError) as exc:
-            with lock:
-                stats["errors"].append(f"{type(exc).__name__}: {exc}"[:200])
-                stats["refused"] += len(batch)
+                        stats["refused"] += 1
+                        text = f"refused: {exc.recipients}"[:160]
+                        stats["errors"][text] = stats["errors"].get(text, 0) + 1
+                    batch.pop(0)
+                    continue
+                batch = retry_later(args, batch, deadline, lock, stats, exc)
+            except (smtplib.SMTPException, OSError) as exc:
+                batch = retry_later(args, batch, deadline, lock, stats, exc)
+
+
+def retry_later(args, batch, deadline, lock, stats, exc):
+    """Count a temporary failure; wait a second and keep the batch, or give it up."""
+    with lock:
+        stats["retries"] += 1
+        text = f"{type(exc).__name__}: {exc}"[:160]
+        stats["errors"][text] = stats["errors"].get(text, 0) + 1
+    if time.monotonic() > deadline:
+        with lock:
+            stats["refused"] += len(batch)
+        return []
+    time.sleep(1)
+    return batch
 
 
 def mailbox_files(users):
@@ -117,7 +148,8 @@ def main():
     parser.add_argument("--rcpt", action="append", required=True, help="ADDRESS=USER, repeatable")
     parser.add_argument("--body-lines", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=120)
-    parser.add_argument("--stall", type=float, default=120, help="give up after so long without progress")
+    parser.add_argument("--stall", type=float, default=120, help="stop waiting after so long without progress")
+    parser.add_argument("--give-up", type=float, default=900, help="seconds a client retries a refused message")
     parser.add_argument("--run", default=uuid.uuid4().hex[:12])
     args = parser.parse_args()
 
@@ -132,7 +164,7 @@ def main():
         jobs.append((index, token, address))
     jobs.reverse()
 
-    stats = {"accepted": 0, "refused": 0, "errors": []}
+    stats = {"accepted": 0, "refused": 0, "retries": 0, "errors": {}}
     lock = threading.Lock()
     start = time.monotonic()
     threads = [threading.Thread(target=sender_thread, args=(args, jobs, lock, stats))
@@ -169,7 +201,8 @@ def main():
         "per_session": args.per_session,
         "accepted": stats["accepted"],
         "refused": stats["refused"],
-        "errors": sorted(set(stats["errors"]))[:10],
+        "retries": stats["retries"],
+        "errors": dict(sorted(stats["errors"].items(), key=lambda kv: -kv[1])[:10]),
         "send_seconds": round(sent_at, 2),
         "accept_rate": round(stats["accepted"] / sent_at, 2) if sent_at else None,
         "delivered": len(delivered),
