@@ -28,6 +28,13 @@ def probe(host, *args):
     return json.loads(result.stdout)
 
 
+def python_json(host, script):
+    """Run a Python script inside the container and return the JSON it prints."""
+    result = host.run("python3 -c " + quote(script))
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def token(kind):
     return f"{kind}-{uuid.uuid4().hex[:10]}"
 
@@ -171,9 +178,7 @@ def test_printed_zone_snippet_parses_with_dnspython(host):
         "print(json.dumps(sorted('%s %s' % (n.to_text(), dns.rdatatype.to_text(r.rdtype))"
         " for n, node in z.nodes.items() for r in node.rdatasets)))\n"
     )
-    result = host.run("python3 -c " + quote(script))
-    assert result.rc == 0, result.stderr
-    names = json.loads(result.stdout)
+    names = python_json(host, script)
     for domain in ("my-site.com.", "another-site.com."):
         assert {f"{domain} MX", f"{domain} TXT", f"mail._domainkey.{domain} TXT", f"_dmarc.{domain} TXT"} <= set(names)
     assert "bigboy.my-site.com. A" in names
@@ -203,9 +208,7 @@ def test_lab_resolver_serves_what_was_printed(host):
         "r.nameservers = ['127.0.0.2']\n"
         "print(json.dumps([b''.join(x.strings).decode() for x in r.resolve('mail._domainkey.my-site.com', 'TXT')]))\n"
     )
-    served = host.run("python3 -c " + quote(script))
-    assert served.rc == 0, served.stderr
-    assert json.loads(served.stdout) == [re.sub(r'"\s+"', "", printed)]
+    assert python_json(host, script) == [re.sub(r'"\s+"', "", printed)]
 
 
 # --- bad input ---------------------------------------------------------------------------
