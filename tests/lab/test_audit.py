@@ -87,16 +87,24 @@ def test_testssl(audit_tools, name, target):
     assert bad == [], bad
 
 
+# Keys the distribution makes and shares with a service's group, not the collection's.
+DISTRIBUTION_KEYS = {"/etc/ssl/private/ssl-cert-snakeoil.key", "/etc/mail/tls/sendmail-common.key"}
+
+
 def test_private_keys_are_0600(bigboy):
-    """Every file under /etc holding a private key is closed to others; the collection's are 0600 or stricter."""
-    out = bigboy.run("grep -rlZ -- '-----BEGIN .*PRIVATE KEY-----' /etc | xargs -0 -r stat -c '%a %U:%G %n'")
+    """Every private key under /etc is closed to others; the collection's are 0600 or stricter."""
+    out = bigboy.run(r"find /etc -type f \( -name '*.key' -o -name '*.pem' -o -name '*.private' \) -print0"
+                     r" | xargs -0 -r grep -lZ -- '-----BEGIN .*PRIVATE KEY-----' | xargs -0 -r stat -c '%a %U:%G %n'")
     assert out.rc == 0, out.stderr
     rows = [line.split(" ", 2) for line in out.stdout.splitlines()]
-    assert rows, "no private key found under /etc: the lab should hold the TLS and DKIM keys"
+    paths = [path for _mode, _owner, path in rows]
+    for expected in ("/etc/mail/tls/smtpd.key", "/etc/dovecot/private/dovecot-server.key"):
+        assert expected in paths, f"{expected} missing; keys found: {paths}"
+    assert any(path.startswith("/etc/dkimkeys/") for path in paths), f"no DKIM key found: {paths}"
     for mode, owner, path in rows:
         assert int(mode, 8) & 0o007 == 0, f"{path} ({mode} {owner}) is readable by others"
-        if not path.startswith("/etc/ssl/private/ssl-cert-snakeoil"):  # the distribution's, group ssl-cert
-            assert int(mode, 8) & 0o077 == 0, f"{path} ({mode} {owner}) is open to its group"
+        if path not in DISTRIBUTION_KEYS:
+            assert int(mode, 8) & 0o177 == 0, f"{path} ({mode} {owner}) must be 0600 or stricter"
 
 
 def vault_values():
