@@ -9,7 +9,7 @@ cd "$ROOT"
 
 apt_pkgs=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs
           python3-venv python3-pip git ca-certificates
-          m4 sendmail-cf shellcheck)  # sendmail-cf: m4 files only, no daemon
+          m4 sendmail-cf shellcheck bind9-utils)  # sendmail-cf: m4 files only, no daemon; bind9-utils: named-checkzone
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
