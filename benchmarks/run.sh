@@ -4,8 +4,9 @@
 #   bash benchmarks/run.sh delivery [options]   # delivery throughput, stock sendmail as reference
 #   bash benchmarks/run.sh all                  # both, converge first
 #   bash benchmarks/run.sh destroy              # remove the benchmark's containers and pod
-# They run on a lab of their own (pod homelab-bench: bench-bigboy, bench-smallfry; and
-# bench-stock), never on the lab of scripts/demo.sh. Each prints a table and writes
+# They run on labs of their own (pod homelab-bench: bench-bigboy, bench-smallfry, and
+# bench-stock for delivery; pod homelab-bench-converge: benchc-* for converge), never on
+# the lab of scripts/demo.sh. Each prints a table and writes
 # benchmarks/results/<name>.json. See docs/benchmarks.md.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
@@ -18,7 +19,8 @@ case "$what" in
   converge)
     bash scripts/bootstrap.sh >/dev/null
     bash scripts/images.sh trixie >/dev/null
-    python benchmarks/converge/bench_converge.py "$@"
+    # A lab of its own, so that both benchmarks can run at the same time.
+    python benchmarks/converge/bench_converge.py --pod homelab-bench-converge --prefix benchc- "$@"
     ;;
   delivery)
     bash scripts/bootstrap.sh >/dev/null
@@ -35,6 +37,7 @@ import sys
 sys.path.insert(0, "benchmarks")
 from benchlib import Lab
 Lab().down()
+Lab(pod="homelab-bench-converge", prefix="benchc-").down()
 PY
     podman rm -f -i bench-stock >/dev/null
     ;;

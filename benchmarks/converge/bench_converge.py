@@ -1,7 +1,7 @@
 """What a converge of site.yml costs, on the benchmark's own lab (see benchmarks/README.md).
 
   .venv/bin/python benchmarks/converge/bench_converge.py [--stages fresh,nochange,scale]
-      [--reuse] [--repeats 2] [--scales 1,10,100]
+      [--reuse] [--repeats 2] [--scales 0,1,10,100] [--scale-args '--tags resolver,sendmail']
 
 1. Fresh lab (removed and started again): the first site.yml run, split into package
    installation (apt/package/dnf tasks) and the rest.
@@ -10,7 +10,7 @@
    task the no-change run executed, on the same hosts (per task) and connection. Runs alternate
    (site, floor, site, floor, ...) so both see the same machine load. The no-change run is also
    timed with gathering=smart (facts gathered once per host and run, not once per play).
-3. Scale by domains: the no-change run with 1, 10, 100 extra mail domains of 100 virtual
+3. Scale by domains: the no-change run with 0, 1, 10, 100 extra mail domains of 100 virtual
    addresses each in group_vars (each scale is converged first, then timed without changes).
 Prints tables; writes benchmarks/results/converge.json after each stage (a stage not run keeps
 the figures the file has).
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -137,14 +138,15 @@ def no_change(lab: Lab, inv: Path, repeats: int) -> dict:
     }
 
 
-def scale(lab: Lab, scales: list[int], per_domain: int) -> list[dict]:
+def scale(lab: Lab, scales: list[int], per_domain: int, extra_args: list[str]) -> list[dict]:
     rows = []
-    lab.add_dns([lab.scale_domain(i) for i in range(1, max(scales) + 1)])
+    if max(scales) > 0:
+        lab.add_dns([lab.scale_domain(i) for i in range(1, max(scales) + 1)])
     for count in scales:
         inv = lab.inventory(f"scale-{count}", domains=count, per_domain=per_domain)
         log(f"scale {count} domains: converge")
-        conv = run_playbook(inv, SITE, log_to=lab.workdir / f"scale-{count}-converge.log")
-        res = run_playbook(inv, SITE, log_to=lab.workdir / f"scale-{count}-nochange.log")
+        conv = run_playbook(inv, SITE, args=extra_args, log_to=lab.workdir / f"scale-{count}-converge.log")
+        res = run_playbook(inv, SITE, args=extra_args, log_to=lab.workdir / f"scale-{count}-nochange.log")
         s = res.summary()
         tasks = sorted(res.tasks(), key=lambda r: r["seconds"], reverse=True)[:5]
         rows.append({
@@ -178,18 +180,16 @@ def report(result: dict) -> None:
                       r["changed"], r["handlers"], r["per_task"], r["vs_floor"]] for name, r in nc["runs"].items()]))
         print()
     if result.get("scale"):
-        base = nc["runs"]["site.yml"]["seconds_median"] if nc else None
-        print("Scale by domains (no-change run; 0 = the lab inventory, from the no-change stage)")
-        rows = [[0, 0, "", base, "", ""]] if base else []
-        first = result["scale"][0]["nochange_seconds"]
+        print(f"Scale by domains (no-change run; ansible-playbook arguments: {result.get('scale_args') or 'none'})")
+        ref = next((r for r in result["scale"] if r["entries"]), None)
+        rows = []
         for r in result["scale"]:
+            grow = round(r["nochange_seconds"] / ref["nochange_seconds"], 2) if ref and r["entries"] else ""
+            entries_x = r["entries"] / ref["entries"] if ref and r["entries"] else None
             rows.append([r["domains"], r["entries"], r["converge_seconds"], r["nochange_seconds"], r["changed"],
-                         round(r["nochange_seconds"] / first, 2),
-                         round(r["nochange_seconds"] / first / (r["entries"] / result["scale"][0]["entries"]), 3)])
-        if base:
-            rows[0] += [""]
-        print(table(["domains", "virtual entries", "converge s", "no-change s", "changed", "time x", "time x / entries x"],
-                    rows))
+                         r["handlers"], grow, round(entries_x, 1) if entries_x else ""])
+        print(table(["domains", "virtual entries", "converge s", "no-change s", "changed", "handlers",
+                     "time x", "entries x"], rows))
         print()
 
 
@@ -199,7 +199,9 @@ def main() -> int:
                         help="stages to run; results of other stages stay as the results file has them")
     parser.add_argument("--reuse", action="store_true", help="skip the fresh stage when the lab exists")
     parser.add_argument("--repeats", type=int, default=2, help="no-change/floor rounds (median is reported)")
-    parser.add_argument("--scales", default="1,10,100", help="extra mail domains per scale run")
+    parser.add_argument("--scales", default="0,1,10,100", help="extra mail domains per scale run")
+    parser.add_argument("--scale-args", default="",
+                        help="extra ansible-playbook arguments for the scale runs, e.g. '--tags resolver,sendmail'")
     parser.add_argument("--per-domain", type=int, default=100, help="virtual addresses per extra domain")
     parser.add_argument("--keep", action="store_true", help="leave the extra domains converged at the end")
     parser.add_argument("--pod", default="homelab-bench", help="the benchmark lab's pod")
@@ -215,8 +217,13 @@ def main() -> int:
     result["machine"] = machine()
 
     def stage(name: str, value) -> None:
+        # Read the file again: another run of this script may have saved a stage meanwhile.
+        if path.exists():
+            result.update({k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items()
+                           if k not in (name, f"{name}_date", f"{name}_lab")})
         result[name] = value
         result[f"{name}_date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        result[f"{name}_lab"] = lab.pod
         save(args.output, result)
 
     if "fresh" in stages and not (args.reuse and lab.exists()):
@@ -229,10 +236,11 @@ def main() -> int:
         stage("no_change", no_change(lab, inv, args.repeats))
     scales = [int(x) for x in args.scales.split(",") if x.strip()]
     if "scale" in stages and scales:
-        stage("scale", scale(lab, scales, args.per_domain))
+        stage("scale", scale(lab, scales, args.per_domain, shlex.split(args.scale_args)))
+        stage("scale_args", args.scale_args)
         if not args.keep:
             log("converging back to the lab inventory (extra domains removed)")
-            run_playbook(inv, SITE, log_to=lab.workdir / "scale-restore.log")
+            run_playbook(inv, SITE, args=shlex.split(args.scale_args), log_to=lab.workdir / "scale-restore.log")
 
     print()
     report(result)
