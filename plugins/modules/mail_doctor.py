@@ -427,7 +427,7 @@ def dovecot_storage(run, doveconf):
         return out.strip() if rc == 0 else None
 
     driver = get("mail_driver")
-    if driver is not None:
+    if driver:
         path, inbox = get("mail_path") or "", get("mail_inbox_path") or ""
         shown = "mail_driver = %s, mail_path = %s, mail_inbox_path = %s" % (driver, path, inbox)
         return {"driver": driver, "path": path, "inbox": inbox, "setting": shown}
