@@ -7,6 +7,7 @@ Each exchange is one Python script run inside the container that prints JSON.
 """
 
 import json
+import re
 import time
 import uuid
 
@@ -115,6 +116,23 @@ def test_procmail_pipes_through_spamc_without_x(host):
     rc = host.file("/etc/procmailrc").content_string
     assert "| /usr/bin/spamc -s 512000" in rc
     assert "spamc -x" not in rc
+
+
+def test_milter_greylist_from_the_release_or_bullseye_pinned(host):
+    """Debian 12: milter-greylist from bullseye at priority 500, every other bullseye package at -1."""
+    source = host.file("/etc/apt/sources.list.d/homelab-milter-greylist-bullseye.list")
+    if host.system_info.codename != "bookworm":
+        assert not source.exists
+        assert host.package("milter-greylist").version.startswith("4.6.4")
+        return
+    assert source.exists and " bullseye main" in source.content_string
+    assert host.package("milter-greylist").version.startswith("4.6.2")
+    policy = host.run("apt-cache policy milter-greylist bash").stdout
+    grey, bash = policy.split("\nbash:", 1)
+    # apt-cache policy: a version line "[***] VERSION PIN-PRIORITY", then its sources
+    assert re.search(r"^ \*\*\* 4\.6\.2\S* 500\n\s+-?\d+ \S+ bullseye/main", grey, re.M), grey
+    assert re.search(r"^\s+\S+ -1\n\s+-?\d+ \S+ bullseye/main", bash, re.M), bash
+    assert re.search(r"^ \*\*\* \S+ \d+\n\s+\d+ \S+ bookworm/main", bash, re.M), bash
 
 
 def test_greylist_conf_is_rendered_and_stock_whitelist_gone(host):

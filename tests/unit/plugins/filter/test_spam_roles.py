@@ -85,7 +85,7 @@ def test_spamassassin_defaults_lint_ready():
 
 
 def test_example_vars_are_the_chapters():
-    example = load("docs", "examples", "spam_vars.yml")
+    example = load("inventories", "example", "group_vars", "mail_servers.yml")
     assert example["milter_greylist_delay"] == "5m"
     assert example["milter_greylist_whitelist_addresses"] == ["192.168.0.0/16"]
     result = spamassassin_local_cf({}, options=example["spamassassin_options"])
