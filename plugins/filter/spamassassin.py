@@ -18,8 +18,8 @@ description:
     SpamAssassin 4 local.cf, the plugins the enabled network tests and TextCat need, the
     warnings for options that were translated or dropped, and the errors that stop the role.
   - The raw options may use SpamAssassin 2.x names as the chapter's local.cf does
-    (C(required_hits), C(rewrite_subject) with C(subject_tag), C(auto_learn), C(use_terse_report)):
-    they are translated to C(required_score), C(rewrite_header Subject), C(bayes_auto_learn),
+    (C(required_hits), C(rewrite_subject) with C(subject_tag), C(auto_learn), C(use_terse_report));
+    the role translates them to C(required_score), C(rewrite_header Subject), C(bayes_auto_learn),
     or dropped with a warning when SpamAssassin 4 has no such option.
   - The filter C(spamassassin_parse_cf) turns the text of a local.cf into such a dictionary.
 options:
