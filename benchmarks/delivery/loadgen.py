@@ -53,7 +53,7 @@ def sender_thread(args, jobs, lock, stats):
         with lock:
             if not jobs:
                 return
-            batch = [jobs.pop() for _ in range(min(args.per_session, len(jobs)))]
+            batch = [jobs.pop() for _unused in range(min(args.per_session, len(jobs)))]
         deadline = time.monotonic() + args.give_up
         while batch:
             try:
@@ -67,7 +67,7 @@ def sender_thread(args, jobs, lock, stats):
                         with lock:
                             stats["accepted"] += 1
             except smtplib.SMTPRecipientsRefused as exc:
-                codes = [code for code, _ in exc.recipients.values()]
+                codes = [code for code, _text in exc.recipients.values()]
                 if codes and min(codes) >= 500:
                     # refused for good: the message is lost, not retried
                     with lock:
@@ -154,7 +154,7 @@ def main():
     args = parser.parse_args()
 
     rcpts = [r.split("=", 1) for r in args.rcpt]
-    users = sorted({u for _, u in rcpts})
+    users = sorted({u for _addr, u in rcpts})
     expected = {}
     jobs = []
     for index in range(args.count):
@@ -168,7 +168,7 @@ def main():
     lock = threading.Lock()
     start = time.monotonic()
     threads = [threading.Thread(target=sender_thread, args=(args, jobs, lock, stats))
-               for _ in range(args.concurrency)]
+               for _unused in range(args.concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -224,7 +224,7 @@ def check(data):
             errors.append(f"dovecot_protocols: '{proto}' is not a protocol this role serves (imap, pop3)")
     host_addresses = data.get("host_addresses")
     if host_addresses is not None:
-        host_addresses = [str(a).split("%")[0] for a in host_addresses]
+        host_addresses = [str(a).split("%", maxsplit=1)[0] for a in host_addresses]
     _addresses("dovecot_listen", data.get("dovecot_listen"), errors, host_addresses)
 
     listeners = _mapping(data, "dovecot_listeners", "listener name (imap, imaps, pop3, pop3s) to {port, address}", errors)
