@@ -37,7 +37,8 @@ class Handler(socketserver.StreamRequestHandler):
                     chunk = self.rfile.readline()
                     if not chunk or chunk in (b".\r\n", b".\n"):
                         break
-                    data.append(chunk)
+                    # undo the client's dot-stuffing (RFC 5321 4.5.2): signatures cover the real body
+                    data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
                 name = os.path.join(OUT, "%d.eml" % time.time_ns())
                 with open(name + ".tmp", "wb") as handle:
                     handle.write(("X-Envelope-From: {}\r\nX-Envelope-To: {}\r\n".format(sender, " ".join(rcpts))).encode())
