@@ -13,7 +13,8 @@ description:
     the host's fully qualified name resolves to an address, and each mail domain has an MX
     record whose exchanger is this host (by name, or by an address the host has).
   - Name lookups use the system resolver (C(getaddrinfo)); MX lookups send one UDP query to
-    each name server of C(/etc/resolv.conf) in turn, as the C(host) command would.
+    each name server of C(/etc/resolv.conf) in turn, as the C(host) command would (over TCP
+    when the answer is truncated).
   - Reads only; never changes the host.
 options:
   fqdn:
@@ -82,91 +83,19 @@ problems:
   sample: ["my-site.com has no MX record"]
 """
 
-import random
 import socket
-import struct
 
 from ansible.module_utils.basic import AnsibleModule
-
-TYPE_MX = 15
-
-
-def _nameservers(path="/etc/resolv.conf"):
-    servers = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                fields = line.split()
-                if len(fields) >= 2 and fields[0] == "nameserver":
-                    servers.append(fields[1])
-    except OSError:
-        pass
-    return servers or ["127.0.0.1"]
-
-
-def _read_name(packet, offset):
-    """Return (name, offset after it) for a possibly compressed DNS name."""
-    labels = []
-    end = None
-    jumps = 0
-    while True:
-        length = packet[offset]
-        if length & 0xC0 == 0xC0:
-            if end is None:
-                end = offset + 2
-            offset = struct.unpack(">H", packet[offset:offset + 2])[0] & 0x3FFF
-            jumps += 1
-            if jumps > 32:
-                raise ValueError("compression loop")
-            continue
-        offset += 1
-        if length == 0:
-            break
-        labels.append(packet[offset:offset + length].decode("ascii", "replace"))
-        offset += length
-    return ".".join(labels).lower(), (end if end is not None else offset)
+from ansible_collections.homelab.mailserver.plugins.module_utils._dns_query import NODATA, OK, query
+from ansible_collections.homelab.mailserver.plugins.module_utils._dns_query import nameservers as _nameservers
 
 
 def query_mx(domain, servers, timeout, port=53):
     """Return (exchangers sorted by preference, error text or '')."""
-    qid = random.randint(0, 0xFFFF)
-    question = b"".join(bytes([len(p)]) + p.encode("ascii") for p in domain.rstrip(".").split(".")) + b"\0"
-    packet = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", TYPE_MX, 1)
-    last_error = "no name server answered"
-    for server in servers:
-        family = socket.AF_INET6 if ":" in server else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(timeout)
-            try:
-                sock.sendto(packet, (server, port))
-                reply = sock.recv(4096)
-            except OSError as exc:
-                last_error = "name server %s: %s" % (server, exc)
-                continue
-        rid, flags, qdcount, ancount = struct.unpack(">HHHH", reply[:8])
-        if rid != qid:
-            last_error = "name server %s answered another query" % server
-            continue
-        rcode = flags & 0x000F
-        if rcode == 3:
-            return [], "the domain does not exist (NXDOMAIN)"
-        if rcode != 0:
-            last_error = "name server %s answered rcode %d" % (server, rcode)
-            continue
-        offset = 12
-        for _unused in range(qdcount):
-            offset = _read_name(reply, offset)[1] + 4
-        found = []
-        for _unused in range(ancount):
-            offset = _read_name(reply, offset)[1]
-            rtype, _cls, _ttl, rdlength = struct.unpack(">HHIH", reply[offset:offset + 10])
-            offset += 10
-            if rtype == TYPE_MX:
-                pref = struct.unpack(">H", reply[offset:offset + 2])[0]
-                found.append((pref, _read_name(reply, offset + 2)[0]))
-            offset += rdlength
-        return [name for _pref, name in sorted(found)], ""
-    return [], last_error
+    answer = query(domain, "MX", servers, timeout, port=port)
+    if answer.status in (OK, NODATA):
+        return [name for _pref, name in sorted(answer.records)], ""
+    return [], answer.error
 
 
 def resolve(name):

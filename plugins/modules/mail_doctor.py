@@ -16,10 +16,12 @@ description:
     C($j); the SMTP port answers with a 220 banner; C(sendmail.cf), the maps' databases and the aliases
     database are not older than their sources; the server refuses to relay for an untrusted loopback
     address; Dovecot reads mail where it is delivered; certificates are not about to expire; the
-    expected ports listen; the mail log has no C(SYSERR), C(panic) or C(not qualified) lines.
+    expected ports listen; the mail log has no C(SYSERR), C(panic) or C(not qualified) lines; the DNS
+    records the mail domains need (O(dns_records)) are published.
   - Reads only. The relay probe is an SMTP session that ends with C(RSET) and C(QUIT) after C(RCPT);
     it never sends C(DATA), so no mail is queued even by an open relay.
-  - A check that does not apply, or that cannot run here (a command missing), has C(ok=null).
+  - A check that does not apply, or that cannot run here (a command missing, no name server answering), has
+    C(ok=null).
 options:
   fqdn:
     description: The host's fully qualified name, as the 127.0.0.1 line and sendmail's C($j) should show it.
@@ -30,7 +32,7 @@ options:
     type: list
     elements: str
     choices: [hosts_fqdn_first, fqdn_qualified, smtp_banner, sendmail_cf_fresh, maps_fresh, aliases_fresh,
-              no_open_relay, dovecot_mail_location, certificate_expiry, listening, mail_log_errors]
+              no_open_relay, dovecot_mail_location, certificate_expiry, listening, mail_log_errors, dns_published]
   smtp_address:
     description: Address of the SMTP daemon to test.
     type: str
@@ -113,6 +115,22 @@ options:
     type: list
     elements: str
     default: []
+  dns_records:
+    description:
+      - The DNS records the mail domains need, as the filter P(homelab.mailserver.mail_dns_records#filter) builds them
+        (C(playbooks/dns_records.yml) prints the same list). Each is a dictionary with C(name) (the owner name),
+        C(type) (C(MX), C(TXT), C(PTR), C(A) or C(AAAA)) and C(value) (C(10 bigboy.my-site.com.) for MX, the whole
+        text for TXT, the name for PTR, the address for A and AAAA); other keys are ignored.
+      - The check C(dns_published) asks the name servers of C(/etc/resolv.conf) for each of them (UDP, TCP when
+        the answer is truncated). An MX record needs the same exchanger and preference. An SPF record (C(v=spf1))
+        needs every mechanism of the expected one and the same C(all) qualifier; more mechanisms are fine. A DMARC
+        record (C(v=DMARC1)) needs the same C(p=) (and any other expected tag), and its C(rua)/C(ruf) must include
+        the expected addresses; more are fine. A DKIM record needs the same public key (C(p=)). Other TXT
+        records must be equal but for whitespace; PTR, A and AAAA records must be among the answers.
+      - Empty (the default) leaves C(dns_published) undecided.
+    type: list
+    elements: dict
+    default: []
   fail_on_problem:
     description: Fail the task when a check is not OK (after computing every check).
     type: bool
@@ -132,6 +150,10 @@ attributes:
 notes:
   - Run it with privileges (C(become)); C(sendmail -bt), C(doveconf) and the mail log need root.
   - The relay probe binds its socket to O(untrusted_source); on Linux every address of 127.0.0.0/8 is local.
+  - C(dns_published) queries the name servers itself with the Python standard library (no dnspython on the host).
+    It fails for a record that is missing or different, naming what was expected and what DNS answered; it is
+    undecided when a record cannot be resolved (every name server timed out or answered SERVFAIL). When the
+    first query gets no answer at all, the remaining records are not asked.
 author:
   - Homelab Mailserver Developers (@homelab-mailserver)
 """
@@ -151,6 +173,13 @@ EXAMPLES = r"""
   ansible.builtin.fail:
     msg: "Not OK: {{ doctor.failed_checks | join(', ') }}"
   when: doctor.failed_checks | length > 0
+
+- name: Check that the DNS records the domains need are published
+  homelab.mailserver.mail_doctor:
+    fqdn: bigboy.my-site.com
+    checks: [dns_published]
+    dns_records: "{{ ['my-site.com'] | homelab.mailserver.mail_dns_records(server='bigboy.my-site.com',
+                     addresses=['192.0.2.25']) }}"
 
 - name: A SMART_HOST client, a few checks only
   homelab.mailserver.mail_doctor:
@@ -178,6 +207,8 @@ checks:
   sample:
     - {name: hosts_fqdn_first, ok: true, detail: "127.0.0.1 bigboy.my-site.com localhost.localdomain localhost bigboy"}
     - {name: no_open_relay, ok: true, detail: "from 127.0.0.66: RCPT answered 550 5.7.1 ... Relaying denied"}
+    - {name: dns_published, ok: false, detail: "1 of 5 records missing or different (asked 192.0.2.53):\nWRONG
+       _dmarc.my-site.com. TXT \"v=DMARC1; p=none\" -- DNS answered: \"v=DMARC1; p=reject\" (p=reject, expected p=none)"}
 failed_checks:
   description:
     - Names of the checks that are not OK. (Not C(failed), which Ansible reads as the task's own status.)
@@ -201,6 +232,7 @@ import re
 import smtplib
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.mailserver.plugins.module_utils import _dns_query as _dns
 from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map import (
     cf_alias_files,
     cf_alias_type,
@@ -211,7 +243,7 @@ from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map i
 
 CHECKS = (
     "hosts_fqdn_first", "fqdn_qualified", "smtp_banner", "sendmail_cf_fresh", "maps_fresh", "aliases_fresh",
-    "no_open_relay", "dovecot_mail_location", "certificate_expiry", "listening", "mail_log_errors",
+    "no_open_relay", "dovecot_mail_location", "certificate_expiry", "listening", "mail_log_errors", "dns_published",
 )
 DEFAULT_MAPS = ["/etc/mail/" + m for m in ("access", "virtusertable", "genericstable", "mailertable", "domaintable")]
 MAIL_LOGS = ("/var/log/mail.log", "/var/log/maillog")
@@ -628,6 +660,218 @@ def read_mail_log(path, count, run, journalctl):
     return out.splitlines(), "the journal (sendmail, dovecot)"
 
 
+# ---------------------------------------------------------------- published DNS records
+DNS_TYPES = ("MX", "TXT", "PTR", "A", "AAAA")
+
+
+def check_dns_records_option(records):
+    """Why the dns_records option is unusable, or ''."""
+    for number, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            return "dns_records entry %d is not a dictionary" % number
+        missing = [key for key in ("name", "type", "value") if not str(record.get(key) or "").strip()]
+        if missing:
+            return "dns_records entry %d has no %s" % (number, " and no ".join(missing))
+        rtype, value = str(record["type"]).upper(), str(record["value"]).strip()
+        if rtype not in DNS_TYPES:
+            return "dns_records entry %d: type %s is not one of %s" % (number, record["type"], ", ".join(DNS_TYPES))
+        if rtype == "MX" and not re.match(r"^\d{1,5} +\S+$", value):
+            return "dns_records entry %d: an MX value is 'PREFERENCE EXCHANGER', not %r" % (number, value)
+        if rtype in ("A", "AAAA"):
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                return "dns_records entry %d: %r is not an address" % (number, value)
+    return ""
+
+
+def _dns_name(name):
+    return str(name).strip().rstrip(".").lower()
+
+
+def _txt_kind(value):
+    """SPF, DMARC, DKIM or TXT: what a TXT value is, by its version tag."""
+    low = " ".join(value.split()).lower()
+    if re.match(r"v=spf1( |$)", low):
+        return "SPF"
+    if re.match(r"v *= *dmarc1 *(;|$)", low):
+        return "DMARC"
+    if re.match(r"v *= *dkim1 *(;|$)", low):
+        return "DKIM"
+    return "TXT"
+
+
+def _tags(value):
+    """The tag=value list of a DKIM key or DMARC record as a dictionary (tag names in lower case)."""
+    tags = {}
+    for part in value.split(";"):
+        tag, sep, text = part.partition("=")
+        if sep and tag.strip():
+            tags.setdefault(tag.strip().lower(), " ".join(text.split()))
+    return tags
+
+
+def _short(text, keep=60):
+    """TEXT for a table line: long base64 keys cut in the middle."""
+    text = re.sub(r"(p=\s*)([A-Za-z0-9+/=]{24,})", lambda m: m.group(1) + m.group(2)[:12] + "..." + m.group(2)[-8:], text)
+    return text if len(text) <= keep * 3 else text[:keep] + "..." + text[-keep // 2:]
+
+
+def _spf_terms(value):
+    return [term[1:] if term.startswith("+") else term for term in value.lower().split()[1:]]
+
+
+def _spf_differs(expected, published):
+    want, have = _spf_terms(expected), _spf_terms(published)
+    endings = [[t for t in terms if t.lstrip("-~?") == "all"] for terms in (want, have)]
+    why = []
+    lacking = [t for t in want if t not in have and t not in endings[0]]
+    if lacking:
+        why.append("lacks %s" % " ".join(lacking))
+    if endings[0] != endings[1]:
+        why.append("ends with %s, expected %s" % (" ".join(endings[1]) or "no all", " ".join(endings[0])))
+    return "; ".join(why)
+
+
+def _uris(text):
+    return {uri.strip().lower() for uri in text.split(",") if uri.strip()}
+
+
+def _dmarc_differs(expected, published):
+    want, have = _tags(expected), _tags(published)
+    why = []
+    for tag, value in want.items():
+        if tag == "v":
+            continue
+        if tag in ("rua", "ruf"):
+            lacking = sorted(_uris(value) - _uris(have.get(tag, "")))
+            if lacking:
+                why.append("%s lacks %s" % (tag, ", ".join(lacking)))
+        elif have.get(tag, "").lower() != value.lower():
+            why.append("%s=%s, expected %s=%s" % (tag, have.get(tag) or "(none)", tag, value))
+    return "; ".join(why)
+
+
+def _dkim_key(value):
+    return re.sub(r"\s+", "", _tags(value).get("p", ""))
+
+
+def _dkim_differs(expected, published):
+    key = _dkim_key(published)
+    if not key:
+        return "the key is revoked (empty p=)" if "p" in _tags(published) else "no p= key"
+    return "" if key == _dkim_key(expected) else "another key"
+
+
+TXT_RULES = {
+    # kind: (the published records that count, how one differs, more than one is an error)
+    "SPF": (lambda v: _txt_kind(v) == "SPF", _spf_differs, True),
+    "DMARC": (lambda v: _txt_kind(v) == "DMARC", _dmarc_differs, True),
+    "DKIM": (lambda v: "p" in _tags(v) and _txt_kind(v) in ("DKIM", "TXT"), _dkim_differs, False),
+    "TXT": (lambda v: True, lambda e, p: "" if " ".join(e.split()) == " ".join(p.split()) else "another text", False),
+}
+
+
+def _compare_txt(expected, found):
+    """(state, why) of an expected TXT value against the TXT records found at its name."""
+    kind = _txt_kind(expected)
+    counts, differs, single = TXT_RULES[kind]
+    candidates = [v for v in found if counts(v)]
+    label = "TXT record" if kind == "TXT" else "%s record" % kind
+    if not candidates:
+        return "missing", "no %s among the TXT records" % label
+    if single and len(candidates) > 1:
+        return "different", "%d %ss (receivers treat more than one as an error)" % (len(candidates), label)
+    reasons = [differs(expected, v) for v in candidates]
+    if "" in reasons:
+        return "ok", ""
+    return "different", reasons[0]
+
+
+def compare_record(record, answer):
+    """(state, why) of one expected record against the DNS answer: ok, missing, different or unresolved."""
+    if not answer.answered:
+        return "unresolved", ""
+    if answer.status != _dns.OK:
+        return "missing", ""
+    rtype, value = str(record["type"]).upper(), str(record["value"]).strip()
+    if rtype == "TXT":
+        return _compare_txt(value, answer.records)
+    if rtype == "MX":
+        pref, host = value.split()
+        wanted = (int(pref), _dns_name(host))
+        if wanted in answer.records:
+            return "ok", ""
+        prefs = [str(p) for p, h in answer.records if h == wanted[1]]
+        if prefs:
+            return "different", "preference %s, expected %d" % (", ".join(prefs), wanted[0])
+        return "different", "%s is not an exchanger" % wanted[1]
+    if rtype in ("A", "AAAA"):
+        wanted = ipaddress.ip_address(value)
+        return ("ok", "") if any(ipaddress.ip_address(a) == wanted for a in answer.records) else ("different", "")
+    return ("ok", "") if _dns_name(value) in answer.records else ("different", "")
+
+
+def _shown_record(record):
+    value = str(record["value"]).strip()
+    if str(record["type"]).upper() == "TXT":
+        value = '"%s"' % value
+    return "%s %s %s" % (_dns_name(record["name"]) + ".", str(record["type"]).upper(), _short(value))
+
+
+def _shown_answer(rtype, answer):
+    if answer.status == _dns.OK and rtype == "TXT":
+        return ", ".join('"%s"' % _short(r) for r in answer.records)
+    return _short(answer.describe())
+
+
+def check_dns_published(records, servers, timeout=15, port=53):
+    """Each record the domains need (mail_dns_records) is in live DNS, as the resolv.conf name servers answer."""
+    name = "dns_published"
+    if not records:
+        return result(name, None, "no records to check (dns_records is empty)")
+    servers = list(servers)
+    answers = {}
+    verdicts = []
+    for record in records:
+        key = (_dns_name(record["name"]), str(record["type"]).upper())
+        if key not in answers:
+            if answers and all(a.status == _dns.TIMEOUT for a in answers.values()):
+                answers[key] = _dns.Answer(_dns.TIMEOUT, error="not asked: no name server answered")
+            else:
+                answers[key] = _dns.query(key[0], key[1], servers, timeout, port=port)
+                # a name server that did not answer is asked last from now on
+                slow = answers[key].timed_out
+                servers = [s for s in servers if s not in slow] + [s for s in servers if s in slow]
+        state, why = compare_record(record, answers[key])
+        verdicts.append((record, answers[key], state, why))
+    asked = ", ".join(sorted({a.server for a in answers.values() if a.server})) or ", ".join(servers)
+    problems = [v for v in verdicts if v[2] in ("missing", "different")]
+    unresolved = [v for v in verdicts if v[2] == "unresolved"]
+    lines = []
+    for record, answer, state, why in problems + unresolved:
+        word = {"missing": "MISSING", "different": "WRONG", "unresolved": "NOT RESOLVED"}[state]
+        lines.append("%s %s -- DNS answered: %s%s" % (
+            word, _shown_record(record), _shown_answer(str(record["type"]).upper(), answer), " (%s)" % why if why else ""))
+    if problems:
+        head = "%d of %d records missing or different (asked %s):" % (len(problems), len(records), asked)
+        return result(name, False, "\n".join([head] + lines))
+    if unresolved:
+        if len(unresolved) == len(records):
+            head = "cannot resolve any of the %d records: %s" % (len(records), unresolved[0][1].describe())
+            return result(name, None, head)
+        head = "%d of %d records could not be resolved (asked %s); the others are published:" % (
+            len(unresolved), len(records), asked)
+        return result(name, None, "\n".join([head] + lines))
+    kinds = {}
+    for record in records:
+        kind = str(record["type"]).upper()
+        kind = _txt_kind(str(record["value"])) if kind == "TXT" else kind
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return result(name, True, "all %d records published (%s), asked %s" % (
+        len(records), ", ".join("%d %s" % (n, k) for k, n in kinds.items()), asked))
+
+
 # ---------------------------------------------------------------- report
 def summary_table(checks):
     words = {True: "ok", False: "FAIL", None: "-"}
@@ -662,11 +906,15 @@ def main():
             "certificates": {"type": "list", "elements": "path", "default": []},
             "cert_warn_days": {"type": "int", "default": 30},
             "listening": {"type": "list", "elements": "str", "default": []},
+            "dns_records": {"type": "list", "elements": "dict", "default": []},
             "fail_on_problem": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     p = module.params
+    problem = check_dns_records_option(p["dns_records"])
+    if problem:
+        module.fail_json(msg=problem)
     timeout_bin = module.get_bin_path("timeout")
 
     def run(argv, data=None):
@@ -699,6 +947,7 @@ def main():
         "listening": lambda: check_listening(p["listening"]),
         "mail_log_errors": lambda: check_mail_log(
             *read_mail_log(p["mail_log"], p["log_lines"], run, tool("journalctl"))),
+        "dns_published": lambda: check_dns_published(p["dns_records"], _dns.nameservers(), p["timeout"]),
     }
     checks = [runners[name]() for name in (p["checks"] or CHECKS)]
     failed = [c["name"] for c in checks if c["ok"] is False]

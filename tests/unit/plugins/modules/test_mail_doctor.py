@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.homelab.mailserver.plugins.filter.mail_dns import mail_dns_records
 from ansible_collections.homelab.mailserver.plugins.modules import mail_doctor as doctor
 
 FQDN = "bigboy.my-site.com"
@@ -500,3 +501,197 @@ def test_alias_file_taken_from_sendmail_cf(tmp_path):
     cf.write_text("O QueueDirectory=/var/spool/mqueue\n")
     assert doctor.cf_alias_file(str(cf)) is None
     assert doctor.cf_alias_file(str(tmp_path / "missing.cf")) is None
+
+
+# ---------------------------------------------------------------- published DNS records
+KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAz" + "k" * 300 + "IDAQAB"
+OTHER_KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAz" + "q" * 300 + "IDAQAB"
+
+
+def expected_records(**args):
+    """What mail_dns_records builds for my-site.com on bigboy (192.0.2.25), as playbooks/verify.yml passes it."""
+    dkim = {"my-site.com": {"selector": "mail", "value": "v=DKIM1; h=sha256; k=rsa; s=email; p=" + KEY}}
+    return mail_dns_records(["my-site.com"], server="bigboy.my-site.com", addresses=["192.0.2.25"], dkim=dkim,
+                            **args)
+
+
+def serve(fake, records):
+    """Put RECORDS in the fake name server's zone, as a DNS admin would publish them."""
+    fake.zone.clear()
+    for record in records:
+        name, rtype, value = record["name"].rstrip(".").lower(), record["type"], record["value"]
+        if rtype == "MX":
+            value = (int(value.split()[0]), value.split()[1])
+        elif rtype == "TXT":
+            value = record["strings"]
+        fake.zone.setdefault((name, rtype), []).append(value)
+
+
+def published(fake, records, timeout=1.0):
+    return doctor.check_dns_published(records, ["127.0.0.1"], timeout, port=fake.port)
+
+
+def test_dns_published_all_found(fake_dns):
+    records = expected_records()
+    serve(fake_dns, records)
+    check = published(fake_dns, records)
+    assert check["name"] == "dns_published"
+    assert check["ok"] is True, check["detail"]
+    assert check["detail"] == "all 6 records published (1 MX, 1 SPF, 1 DKIM, 1 DMARC, 1 A, 1 PTR), asked 127.0.0.1"
+
+
+# (zone change, True when it must still be OK, else the words the FAIL line names)
+DNS_CASES = {
+    "mx other preference": ({("my-site.com", "MX"): [(20, "bigboy.my-site.com")]},
+                            "WRONG my-site.com. MX 10 bigboy.my-site.com. -- DNS answered: 20 bigboy.my-site.com"
+                            " (preference 20, expected 10)"),
+    "mx other exchanger": ({("my-site.com", "MX"): [(10, "mx.example.net")]},
+                           "(bigboy.my-site.com is not an exchanger)"),
+    "mx and a backup": ({("my-site.com", "MX"): [(10, "bigboy.my-site.com"), (20, "backup.example.net")]}, True),
+    "mx missing": ({("my-site.com", "MX"): None},
+                   "MISSING my-site.com. MX 10 bigboy.my-site.com. -- DNS answered: no record of this type"),
+    "spf softfail": ({("my-site.com", "TXT"): [["v=spf1 mx ip4:192.0.2.25 ~all"]]},
+                     '"v=spf1 mx ip4:192.0.2.25 ~all" (ends with ~all, expected -all)'),
+    "spf without the address": ({("my-site.com", "TXT"): [["v=spf1 mx -all"]]}, "(lacks ip4:192.0.2.25)"),
+    "spf with more": ({("my-site.com", "TXT"): [
+        ["v=spf1 +mx ip4:192.0.2.25 ", "include:_spf.example.net -all"], ["site-verification=1234"]]}, True),
+    "spf twice": ({("my-site.com", "TXT"): [["v=spf1 mx ip4:192.0.2.25 -all"], ["v=spf1 -all"]]},
+                  "(2 SPF records (receivers treat more than one as an error))"),
+    "spf absent": ({("my-site.com", "TXT"): [["site-verification=1234"]]},
+                   'MISSING my-site.com. TXT "v=spf1 mx ip4:192.0.2.25 -all" -- DNS answered: "site-verification=1234"'
+                   " (no SPF record among the TXT records)"),
+    "dmarc other policy": ({("_dmarc.my-site.com", "TXT"): [["v=DMARC1; p=reject; rua=mailto:postmaster@my-site.com"]]},
+                           'WRONG _dmarc.my-site.com. TXT "v=DMARC1; p=none; rua=mailto:postmaster@my-site.com"'
+                           ' -- DNS answered: "v=DMARC1; p=reject; rua=mailto:postmaster@my-site.com"'
+                           " (p=reject, expected p=none)"),
+    "dmarc spelled otherwise, more reports": (
+        {("_dmarc.my-site.com", "TXT"): [["v=DMARC1;p=None;  pct=100; rua=mailto:dmarc@reports.example,",
+                                          "mailto:Postmaster@my-site.com"]]}, True),
+    "dmarc reports elsewhere": ({("_dmarc.my-site.com", "TXT"): [["v=DMARC1; p=none; rua=mailto:d@reports.example"]]},
+                                "(rua lacks mailto:postmaster@my-site.com)"),
+    "dmarc absent": ({("_dmarc.my-site.com", "TXT"): None}, "MISSING _dmarc.my-site.com. TXT"),
+    "dkim other key": ({("mail._domainkey.my-site.com", "TXT"): [["v=DKIM1; k=rsa; p=" + OTHER_KEY[:200],
+                                                                 OTHER_KEY[200:]]]},
+                       'WRONG mail._domainkey.my-site.com. TXT "v=DKIM1; h=sha256; k=rsa; s=email;'
+                       ' p=MIIBIjANBgkq...kkIDAQAB" -- DNS answered: "v=DKIM1; k=rsa; p=MIIBIjANBgkq...qqIDAQAB"'
+                       " (another key)"),
+    "dkim same key, other tags and spaces": (
+        {("mail._domainkey.my-site.com", "TXT"): [["k=rsa; p=" + KEY[:100] + " ", KEY[100:]]]}, True),
+    "dkim revoked": ({("mail._domainkey.my-site.com", "TXT"): [["v=DKIM1; p="]]}, "(the key is revoked (empty p=))"),
+    "dkim not served": ({("mail._domainkey.my-site.com", "TXT"): None},
+                        "MISSING mail._domainkey.my-site.com. TXT \"v=DKIM1; h=sha256; k=rsa; s=email;"
+                        " p=MIIBIjANBgkq...kkIDAQAB\" -- DNS answered: NXDOMAIN (the name does not exist)"),
+    "ptr other name": ({("25.2.0.192.in-addr.arpa", "PTR"): ["host-192-0-2-25.isp.example"]},
+                       "WRONG 25.2.0.192.in-addr.arpa. PTR bigboy.my-site.com. -- DNS answered:"
+                       " host-192-0-2-25.isp.example"),
+    "ptr absent": ({("25.2.0.192.in-addr.arpa", "PTR"): None}, "MISSING 25.2.0.192.in-addr.arpa. PTR"),
+    "a other address": ({("bigboy.my-site.com", "A"): ["198.51.100.7"]},
+                        "WRONG bigboy.my-site.com. A 192.0.2.25 -- DNS answered: 198.51.100.7"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DNS_CASES))
+def test_dns_published_each_record_kind(fake_dns, case):
+    change, outcome = DNS_CASES[case]
+    records = expected_records()
+    serve(fake_dns, records)
+    for key, values in change.items():
+        if values is None:
+            del fake_dns.zone[key]
+        else:
+            fake_dns.zone[key] = values
+    check = published(fake_dns, records)
+    if outcome is True:
+        assert check["ok"] is True, check["detail"]
+        return
+    assert check["ok"] is False
+    head, *lines = check["detail"].splitlines()
+    assert head == "1 of 6 records missing or different (asked 127.0.0.1):"
+    assert len(lines) == 1 and outcome in lines[0], lines
+
+
+def test_dns_published_names_every_problem(fake_dns):
+    records = expected_records(dmarc_policy="reject")
+    serve(fake_dns, expected_records())
+    del fake_dns.zone[("mail._domainkey.my-site.com", "TXT")]
+    check = published(fake_dns, records)
+    assert check["ok"] is False
+    lines = check["detail"].splitlines()
+    assert lines[0] == "2 of 6 records missing or different (asked 127.0.0.1):"
+    assert lines[1].startswith("MISSING mail._domainkey.my-site.com. TXT")
+    assert lines[2].startswith("WRONG _dmarc.my-site.com. TXT") and "(p=none, expected p=reject)" in lines[2]
+
+
+def test_dns_published_undecided_without_records_or_answers(fake_dns):
+    assert published(fake_dns, []) == doctor.result("dns_published", None, "no records to check (dns_records is empty)")
+    records = expected_records()
+    fake_dns.silent.update({"my-site.com", "_dmarc.my-site.com"})
+    check = published(fake_dns, records, timeout=0.2)
+    assert check["ok"] is None
+    assert check["detail"] == "cannot resolve any of the 6 records: name server 127.0.0.1: timed out"
+    # after the first query went unanswered, the others were not asked
+    assert fake_dns.queries == [("my-site.com", "MX", "udp")]
+
+
+def test_dns_published_partly_unresolved(fake_dns):
+    records = expected_records()
+    serve(fake_dns, records)
+    fake_dns.silent.add("_dmarc.my-site.com")
+    check = published(fake_dns, records, timeout=0.2)
+    assert check["ok"] is None
+    assert check["detail"].splitlines() == [
+        "1 of 6 records could not be resolved (asked 127.0.0.1); the others are published:",
+        'NOT RESOLVED _dmarc.my-site.com. TXT "v=DMARC1; p=none; rua=mailto:postmaster@my-site.com"'
+        " -- DNS answered: name server 127.0.0.1: timed out",
+    ]
+    # a problem elsewhere is still a FAIL
+    del fake_dns.zone[("bigboy.my-site.com", "A")]
+    check = published(fake_dns, records, timeout=0.2)
+    assert check["ok"] is False
+    assert [line.split()[0] for line in check["detail"].splitlines()[1:]] == ["MISSING", "NOT"]
+
+
+def test_dns_published_servfail_is_undecided(fake_dns):
+    fake_dns.rcode = 2
+    check = published(fake_dns, expected_records())
+    assert check["ok"] is None
+    assert check["detail"] == "cannot resolve any of the 6 records: name server 127.0.0.1 answered rcode 2 (SERVFAIL)"
+
+
+def test_dns_published_asks_a_silent_name_server_last(fake_dns):
+    records = expected_records()
+    serve(fake_dns, records)
+    check = doctor.check_dns_published(records, ["127.0.0.254", "127.0.0.1"], 0.2, port=fake_dns.port)
+    assert check["ok"] is True
+    # 127.0.0.254 (nothing listens) cost one timeout, not one a record
+    assert len(fake_dns.queries) == 6
+
+
+@pytest.mark.parametrize(("records", "words"), [
+    (["my-site.com MX"], "entry 1 is not a dictionary"),
+    ([{"name": "my-site.com", "type": "MX"}], "entry 1 has no value"),
+    ([{"name": "", "type": "", "value": "x"}], "entry 1 has no name and no type"),
+    ([{"name": "my-site.com", "type": "SRV", "value": "x"}], "type SRV is not one of MX, TXT, PTR, A, AAAA"),
+    ([{"name": "my-site.com", "type": "MX", "value": "bigboy.my-site.com."}], "an MX value is 'PREFERENCE EXCHANGER'"),
+    ([{"name": "bigboy.my-site.com", "type": "A", "value": "192.0.2.256"}], "'192.0.2.256' is not an address"),
+])
+def test_dns_records_option_checked(records, words):
+    assert words in doctor.check_dns_records_option(records)
+
+
+def test_module_passes_dns_records(capsys, monkeypatch, fake_dns):
+    records = expected_records()
+    serve(fake_dns, records)
+    monkeypatch.setattr(doctor._dns, "nameservers", lambda: ["127.0.0.1"])
+    real_query = doctor._dns.query
+    monkeypatch.setattr(doctor._dns, "query", lambda *args, port: real_query(*args, port=fake_dns.port))
+    args = {"fqdn": FQDN, "checks": ["dns_published"], "dns_records": records, "timeout": 2,
+            "_ansible_check_mode": True}
+    code, out = run_main(capsys, args)
+    assert code == 0 and out["changed"] is False and out["failed_checks"] == []
+    assert out["checks"][0]["ok"] is True
+    records[4]["value"] = "198.51.100.7"
+    code, out = run_main(capsys, dict(args, dns_records=records, fail_on_problem=True))
+    assert code == 1 and out["msg"] == "mail doctor: not OK: dns_published"
+    code, out = run_main(capsys, dict(args, dns_records=[{"name": "my-site.com", "type": "CAA", "value": "0 issue x"}]))
+    assert code == 1 and "type CAA is not one of" in out["msg"]
