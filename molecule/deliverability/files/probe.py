@@ -4,6 +4,10 @@
                             /usr/sbin/sendmail; the message the SMTP sink stored is
                             checked with dkimpy's dkimverify (against the lab name
                             server's TXT record), then with its body tampered.
+  probe.py outbound-nofrom TOKEN
+                            the same without a From header (as `mail` and cron send):
+                            the MSP writes From and masquerades it before the MTA's
+                            milters sign the message.
   probe.py inbound JSON     SMTP sessions from loopback sources, each
                             {src, helo, mail_from, rcpt, from, token, and
                             sink_token/tamper to re-send what the sink got}; for
@@ -37,16 +41,30 @@ def wait_for(find, timeout=90):
     return None
 
 
+def sink_file(token):
+    """What the sink stored for the message carrying token (its X-Envelope-* lines first), or None."""
+    for name in sorted(glob.glob(os.path.join(SINK, "*.eml"))):
+        with open(name, "rb") as handle:
+            data = handle.read()
+        if token.encode() in data:
+            return data
+    return None
+
+
+def sink_envelope_from(token):
+    """The MAIL FROM the sink recorded (its X-Envelope-From line) for the message carrying token."""
+    first = (sink_file(token) or b"").split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    return first.split(":", 1)[1].strip() if first.startswith("X-Envelope-From:") else None
+
+
 def sink_message(token):
     def find():
-        for name in sorted(glob.glob(os.path.join(SINK, "*.eml"))):
-            with open(name, "rb") as handle:
-                data = handle.read()
-            if token.encode() in data:
-                # drop the sink's own X-Envelope-* lines: they are not part of the message
-                lines = data.split(b"\r\n") if b"\r\n" in data else data.split(b"\n")
-                return b"\r\n".join(line for line in lines if not line.startswith(b"X-Envelope-"))
-        return None
+        data = sink_file(token)
+        if data is None:
+            return None
+        # drop the sink's own X-Envelope-* lines: they are not part of the message
+        lines = data.split(b"\r\n") if b"\r\n" in data else data.split(b"\n")
+        return b"\r\n".join(line for line in lines if not line.startswith(b"X-Envelope-"))
 
     return wait_for(find)
 
@@ -56,10 +74,11 @@ def dkimverify(message):
     return {"rc": result.returncode, "out": (result.stdout + result.stderr).decode("utf-8", "replace").strip()}
 
 
-def outbound(token):
+def outbound(token, with_from=True):
     text = (
-        f"From: Marc <marc@my-site.com>\nTo: someone@remote.example\nSubject: dkim {token}\n\n"
-        f"Signed body {token}\n.leading dot line\n"
+        ("From: Marc <marc@my-site.com>\n" if with_from else "")
+        + f"To: someone@remote.example\nSubject: dkim {token}\n\n"
+        + f"Signed body {token}\n.leading dot line\n"
     )
     sent = subprocess.run(["runuser", "-u", "marc", "--", "/usr/sbin/sendmail", "-t", "-i"],
                           input=text.encode(), capture_output=True, check=False)
@@ -71,6 +90,7 @@ def outbound(token):
         return out
     parsed = email.message_from_bytes(message)
     out["from"] = parsed.get("From")
+    out["envelope_from"] = sink_envelope_from(token)
     out["signature"] = parsed.get("DKIM-Signature")
     out["verify"] = dkimverify(message)
     head, _sep, body = message.partition(b"\r\n\r\n")
@@ -145,10 +165,12 @@ def inbound(cases):
 def main():
     if sys.argv[1] == "outbound":
         print(json.dumps(outbound(sys.argv[2])))
+    elif sys.argv[1] == "outbound-nofrom":
+        print(json.dumps(outbound(sys.argv[2], with_from=False)))
     elif sys.argv[1] == "inbound":
         print(json.dumps(inbound(json.loads(sys.argv[2]))))
     else:
-        sys.exit("usage: probe.py outbound TOKEN | inbound JSON")
+        sys.exit("usage: probe.py outbound TOKEN | outbound-nofrom TOKEN | inbound JSON")
 
 
 if __name__ == "__main__":

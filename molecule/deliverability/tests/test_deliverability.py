@@ -11,6 +11,7 @@ side_effect.yml ran the tag and tempfail policies and left reject in force.
 import json
 import re
 import uuid
+from email.utils import parseaddr
 
 import pytest
 
@@ -53,6 +54,12 @@ def results(entry, method):
 def outbound(host):
     """A local user's mail to an outside address, as the sink received it, with dkimverify's verdicts."""
     return probe(host, "outbound", token("out"))
+
+
+@pytest.fixture(scope="module")
+def outbound_without_from(host):
+    """marc's mail with only To and Subject (as `mail` and cron send it): the MSP writes From."""
+    return probe(host, "outbound-nofrom", token("nofrom"))
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +123,23 @@ def test_signature_verifies_against_the_published_record(outbound):
 def test_tampered_body_fails_verification(outbound):
     assert outbound["tampered_verify"]["rc"] != 0
     assert "body hash mismatch" in outbound["tampered_verify"]["out"]
+
+
+def test_mail_without_from_leaves_masqueraded_by_the_msp(outbound_without_from):
+    """The example masquerades as my-site.com (envelope too): the MSP did it, not the MTA after signing."""
+    out = outbound_without_from
+    assert out["sent_rc"] == 0, out
+    assert out.get("from"), out.get("log")
+    assert parseaddr(out["from"])[1] == "marc@my-site.com", out["from"]
+    assert out["envelope_from"] == "<marc@my-site.com>"
+
+
+def test_mail_without_from_is_signed_and_its_signature_verifies(outbound_without_from):
+    """Signed over the masqueraded From, which the MTA then leaves as it is: dkimverify accepts it."""
+    assert outbound_without_from.get("signature"), outbound_without_from.get("log") or outbound_without_from.get("message")
+    tags = dict(part.strip().split("=", 1) for part in outbound_without_from["signature"].split(";") if "=" in part)
+    assert tags["d"] == "my-site.com" and tags["s"] == "mail"
+    assert outbound_without_from["verify"] == {"rc": 0, "out": "signature ok"}, outbound_without_from["message"]
 
 
 def test_inbound_signature_is_verified_into_authentication_results(inbound):

@@ -6,6 +6,7 @@ reached through the mailertable.
 """
 
 import json
+import re
 import textwrap
 import time
 import uuid
@@ -240,6 +241,61 @@ def test_apache_leaves_as_mailer(host):
     text = _send_local(host, "apache", token())
     assert _header(text, "X-Envelope-From") == "<mailer@my-site.com>"
     assert "mailer@my-site.com" in _header(text, "From")
+
+
+# --- the MSP (submit.cf) rewrites senders before the MTA sees them ----------------------
+# The MTA's milters (DKIM signing) see a message as it arrives; the MTA masquerades only
+# when it delivers. So the MSP, which local programs run, must hand over final addresses.
+
+def _msp_rewrites(host, flags, address):
+    """What the live submit.cf makes of address (sendmail -Ac -bt, the relay mailer to the MTA)."""
+    result = host.run(f"printf '/tryflags {flags}\\n/try relay {address}\\n' | /usr/sbin/sendmail -Ac -bt")
+    assert result.rc == 0 and result.stderr == "", result.stdout + result.stderr
+    found = re.findall(r"Rcode = 0, addr = (\S+)", result.stdout)
+    assert found, result.stdout
+    return found[-1]
+
+
+@pytest.mark.parametrize("flags, address, expected", [
+    ("HS", "marc", "marc@my-site.com"),
+    ("HS", "marc@bigboy.my-site.com", "marc@my-site.com"),
+    ("ES", "marc", "marc@my-site.com"),
+    ("HS", "peter", "urgent-message@my-site.com"),
+    ("ES", "apache", "mailer@my-site.com"),
+    ("HS", "someone@remote.example", "someone@remote.example"),
+])
+def test_msp_masquerades_and_applies_the_genericstable(host, flags, address, expected):
+    assert _msp_rewrites(host, flags, address) == expected
+
+
+def test_msp_hands_the_mta_a_masqueraded_sender(host):
+    """marc's mail without a From (as mail and cron send it) reaches the MTA from the MSP already masqueraded."""
+    tok = token()
+    cmd = (f"printf 'To: user@remote.example\\nSubject: {tok}\\nMessage-ID: <{tok}@bigboy.my-site.com>\\n\\n"
+           f"body {tok}\\n' | runuser -u marc -- /usr/sbin/sendmail -oi -t")
+    result = host.run(cmd)
+    assert result.rc == 0, result.stderr
+    text = wait_for(host, "/var/tmp/smtp-sink/*.eml", tok)
+    assert "marc@my-site.com" in _header(text, "From") and "bigboy" not in _header(text, "From")
+    # the MTA logs the envelope sender as the MSP's SMTP connection (from 127.0.0.1) gave it
+    received = []
+    deadline = time.time() + 60
+    while not received and time.time() < deadline:
+        log = host.run("journalctl --no-pager -q -o cat 2>/dev/null; cat /var/log/mail.log 2>/dev/null").stdout
+        received = [line for line in log.splitlines() if f"msgid=<{tok}@" in line and "[127.0.0.1]" in line]
+        time.sleep(0 if received else 2)
+    assert received, "no MTA log line for " + tok
+    assert all("from=<marc@my-site.com>" in line for line in received), received
+
+
+def test_msp_configuration_is_the_roles(host):
+    mc = host.file("/etc/mail/submit.mc")
+    assert "MASQUERADE_AS(`my-site.com')dnl" in mc.content_string
+    assert "FEATURE(`msp', `[127.0.0.1]')dnl" in mc.content_string
+    cf = host.file("/etc/mail/submit.cf")
+    assert cf.mode == 0o644 and cf.group == "smmsp"
+    assert "DMmy-site.com" in cf.content_string.splitlines()
+    assert cf.mtime >= mc.mtime
 
 
 # --- bad input leaves the running server alone (side_effect.yml) ------------------------

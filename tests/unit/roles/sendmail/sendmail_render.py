@@ -8,6 +8,7 @@ the platform. The domain model comes from the real mail_domains filter.
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
 
 import jinja2
@@ -16,6 +17,7 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 ROLE = ROOT / "roles" / "sendmail"
 EXAMPLE = ROOT / "inventories" / "example"
+GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
 
 
 def load_plugin(name):
@@ -98,6 +100,17 @@ def render(values, template="sendmail.mc.j2"):
     return env.get_template(template).render(**_resolve(env, values))
 
 
-def render_example(host_groups, platform="Debian"):
+def render_example(host_groups, platform="Debian", template="sendmail.mc.j2"):
     overrides, domain_vars = example_host_vars(host_groups)
-    return render(role_vars(platform, overrides, domain_vars))
+    return render(role_vars(platform, overrides, domain_vars), template)
+
+
+def golden(name):
+    return (GOLDEN / name).read_text(encoding="utf-8")
+
+
+def assert_golden(name, text):
+    """text is the reviewed golden file name, byte for byte (UPDATE_GOLDEN=1 rewrites the file instead)."""
+    if os.environ.get("UPDATE_GOLDEN"):
+        (GOLDEN / name).write_text(text, encoding="utf-8")
+    assert text == golden(name)

@@ -14,24 +14,20 @@ sys.path.insert(0, os.path.dirname(__file__))  # pytest.ini: --import-mode=impor
 from sendmail_render import (  # noqa: E402
     CHECKS,
     ROLE,
+    assert_golden,
     example_host_vars,
+    golden,
     render,
     render_example,
     role_vars,
 )
 
-GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 BIGBOY = ["mail_servers", "my_site_com", "another_site_com"]
 SMALLFRY = ["mail_clients"]
 
 
 def mc(platform="Debian", domain_vars=None, **overrides):
     return render(role_vars(platform, overrides, domain_vars)).splitlines()
-
-
-def golden(name):
-    with open(os.path.join(GOLDEN, name), encoding="utf-8") as handle:
-        return handle.read()
 
 
 @pytest.mark.parametrize("host, groups, platform", [
@@ -41,12 +37,7 @@ def golden(name):
 ])
 def test_golden_chapter_world(host, groups, platform):
     """The example inventory renders byte for byte as reviewed (regenerate with UPDATE_GOLDEN=1)."""
-    name = f"{host}-{platform}.sendmail.mc"
-    text = render_example(groups, platform)
-    if os.environ.get("UPDATE_GOLDEN"):
-        with open(os.path.join(GOLDEN, name), "w", encoding="utf-8") as handle:
-            handle.write(text)
-    assert text == golden(name)
+    assert_golden(f"{host}-{platform}.sendmail.mc", render_example(groups, platform))
 
 
 def test_debian_and_redhat_heads():
