@@ -2,17 +2,27 @@
 
 molecule hands testinfra its Ansible inventory, and testinfra's ansible
 backend then runs every command as a separate ad-hoc Ansible run (about a
-second each). The instances are podman containers, so commands go straight
-through `podman exec` instead (testinfra's podman backend). Tests that need
-an Ansible module on an instance use the `ansible_module` fixture.
+second each). The instances are local podman containers, so commands go
+straight into them with nsenter instead (tests/harness/nsenter_backend.py,
+the same mechanism as the scenarios' connection plugin
+homelab.mailserver.podman_nsenter). Tests that need an Ansible module on an
+instance use the `ansible_module` fixture.
 """
 
 import json
 import os
+import pathlib
 import subprocess
+import sys
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
+from harness import nsenter_backend  # noqa: E402  (the path above makes it importable)
+
+nsenter_backend.register()
+PODMAN_CONNECTIONS = ("podman", "containers.podman.podman", "homelab.mailserver.podman_nsenter")
 
 
 def _podman_instances(inventory_file):
@@ -20,7 +30,7 @@ def _podman_instances(inventory_file):
         inventory = yaml.safe_load(handle) or {}
     names = []
     for name, hostvars in (inventory.get("all", {}).get("hosts") or {}).items():
-        if (hostvars or {}).get("ansible_connection") not in ("podman", "containers.podman.podman"):
+        if (hostvars or {}).get("ansible_connection") not in PODMAN_CONNECTIONS:
             return []
         names.append(name)
     return names
@@ -32,7 +42,7 @@ def pytest_configure(config):
         return
     names = _podman_instances(inventory)
     if names:
-        config.option.hosts = ",".join("podman://" + name for name in names)
+        config.option.hosts = ",".join("nsenter://" + name for name in names)
         config.option.connection = None
 
 

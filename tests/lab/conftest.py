@@ -2,8 +2,9 @@
 
 Run by `scripts/test.sh lab` after the demo has configured the lab, or alone:
     bash scripts/demo.sh && .venv/bin/pytest tests/lab
-Commands run inside the containers (podman exec); every connection they make
-stays on 127.0.0.0/8.
+Commands run inside the containers (nsenter into their namespaces, see
+tests/harness/nsenter_backend.py); every connection they make stays on
+127.0.0.0/8.
 """
 
 import json
@@ -11,6 +12,7 @@ import os
 import pathlib
 import shlex
 import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -18,6 +20,10 @@ import testinfra
 
 FILES = pathlib.Path(__file__).parent / "files"
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from harness import nsenter_backend  # noqa: E402  (the path above makes it importable)
+
+nsenter_backend.register()
 
 
 def _container_running(name):
@@ -29,7 +35,7 @@ def _container_running(name):
 def _lab_host(name):
     if not _container_running(name):
         pytest.fail(f"the lab container {name} is not running: start the lab with `bash scripts/demo.sh` first")
-    return testinfra.get_host(f"podman://{name}")
+    return testinfra.get_host(f"nsenter://{name}")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Test harness helpers shared by the molecule scenarios and the lab tests."""
