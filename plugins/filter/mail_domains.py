@@ -386,7 +386,44 @@ def mail_domains(domain_vars, server=None):
     for varname in sorted(domain_vars):
         _add_domain(model, str(varname), domain_vars[varname])
     _add_server_lists(model, server)
+    _check_local_senders(model)
     return model.result()
+
+
+def _refused_by_catchall(model, address):
+    """The catch-all's error when ADDRESS is in a domain whose catch-all bounces and is not routed itself."""
+    local_part, _sep, domain = address.rpartition("@")
+    if not local_part or address in model.virtusertable.values:
+        return None
+    catchall = model.virtusertable.values.get(f"@{domain}", "")
+    return catchall if catchall.startswith("error:") else None
+
+
+def _check_local_senders(model):
+    """Addresses the server sends from or must answer at must get past the domains' own catch-alls.
+
+    sendmail refuses MAIL FROM a local address that RCPT TO would refuse ("553 5.3.0 User
+    unknown"), so a genericstable target that the catch-all bounces makes the rewritten mail
+    undeliverable; and every mail domain must accept postmaster (RFC 5321, section 4.5.1).
+    """
+    for user, address in model.genericstable.values.items():
+        refused = _refused_by_catchall(model, address)
+        if refused:
+            local_part, _sep, domain = address.rpartition("@")
+            raise AnsibleFilterError(
+                f"mail_domains: {describe(model.genericstable.sources[user])}: genericstable '{user}' sends as "
+                f"'{address}', which the catch-all of {domain} ('{refused}') refuses; sendmail refuses such a "
+                f"sender too: route '{local_part}' in the domain's virtual entries or a user's addresses"
+            )
+    for key, value in model.virtusertable.values.items():
+        if key.startswith("@") and value.startswith("error:"):
+            domain = key[1:]
+            if f"postmaster@{domain}" not in model.virtusertable.values:
+                raise AnsibleFilterError(
+                    f"mail_domains: {describe(model.virtusertable.sources[key])}: the catch-all of {domain} "
+                    f"('{value}') also refuses postmaster@{domain}, which every mail domain must accept "
+                    "(RFC 5321): add postmaster to the domain's virtual entries (for example postmaster: postmaster)"
+                )
 
 
 class FilterModule:

@@ -236,3 +236,39 @@ def test_bad_input_and_server_keys():
 def test_non_local_domain_and_relay_domain():
     model = mail_domains({"mailserver_domain_b": {"domain": "Backup.Example", "local": False, "relay_domain": True}})
     assert model["local_host_names"] == [] and model["relay_domains"] == ["backup.example"]
+
+
+def test_genericstable_target_refused_by_the_catchall_fails_naming_it(chapter):
+    del chapter["mailserver_domain_my_site_com"]["virtual"]["mailer"]
+    with pytest.raises(AnsibleFilterError) as err:
+        mail_domains(chapter)
+    text = str(err.value)
+    assert "mailserver_domain_my_site_com" in text and "genericstable 'apache'" in text
+    assert "'mailer@my-site.com'" in text and "error:nouser User unknown" in text
+    assert "route 'mailer'" in text
+
+
+def test_genericstable_target_routed_by_a_users_address_is_fine(chapter):
+    domain = chapter["mailserver_domain_my_site_com"]
+    del domain["virtual"]["urgent-message"]
+    domain["users"][1]["addresses"].append("urgent-message")
+    assert "urgent-message@my-site.com\tpeter" in lines(mail_domains(chapter)["virtusertable"])
+
+
+def test_genericstable_target_in_a_domain_without_a_bouncing_catchall_is_fine(chapter):
+    # another-site.com's catch-all delivers to marc: every sender address there is accepted
+    chapter["mailserver_domain_my_site_com"]["genericstable"]["alert"] = "alert@another-site.com"
+    assert mail_domains(chapter)["genericstable"]
+
+
+def test_a_bouncing_catchall_must_leave_postmaster_deliverable(chapter):
+    del chapter["mailserver_domain_my_site_com"]["virtual"]["postmaster"]
+    with pytest.raises(AnsibleFilterError, match=r"postmaster@my-site\.com, which every mail domain must accept"):
+        mail_domains(chapter)
+
+
+def test_the_chapters_domains_accept_postmaster_and_their_sender_addresses(chapter):
+    vt = dict(line.split("\t") for line in lines(mail_domains(chapter)["virtusertable"]))
+    assert vt["postmaster@my-site.com"] == "postmaster"
+    for address in ("mailer@my-site.com", "urgent-message@my-site.com", "security-alert@my-site.com"):
+        assert address in vt
