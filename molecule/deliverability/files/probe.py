@@ -109,8 +109,22 @@ def sink_body(case):
     return message
 
 
+def opendkim_log_since(started, pattern, timeout=20):
+    """OpenDKIM's log lines since the epoch second STARTED, once one contains PATTERN (or what there is)."""
+    lines = []
+
+    def find():
+        out = subprocess.run(["journalctl", "-t", "opendkim", "-o", "cat", "--since", f"@{int(started)}"],
+                             capture_output=True, check=False).stdout.decode("utf-8", "replace")
+        lines[:] = out.splitlines()
+        return lines if any(pattern in line for line in lines) else None
+
+    return wait_for(find, timeout) or lines
+
+
 def smtp_session(case):
     result = {"case": case.get("name"), "mail": None, "rcpt": None, "data": None}
+    started = time.time() - 1
     client = smtplib.SMTP(timeout=120, source_address=(case["src"], 0), local_hostname=case["helo"])
     client.connect("127.0.0.1", 25)
     client.ehlo(case["helo"])
@@ -133,6 +147,8 @@ def smtp_session(case):
         client.quit()
     except smtplib.SMTPException:
         pass
+    if case.get("opendkim_log"):
+        result["opendkim_log"] = opendkim_log_since(started, case["opendkim_log"])
     return result
 
 
