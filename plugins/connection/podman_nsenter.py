@@ -84,13 +84,35 @@ CLEAN_ENV = (
 NAMESPACES = ("--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup")
 
 
-def _pid_belongs_to(pid, container_id):
+def pid_belongs_to(pid, container_id):
     """True when process PID is still the given container's (its cgroup path names the ID)."""
     try:
         with open("/proc/%d/cgroup" % pid, encoding="utf-8") as cgroup:
             return container_id in cgroup.read()
     except (OSError, ValueError):
         return False
+
+
+def inspect_container(podman, name):
+    """(ID, PID) of the running container NAME; raises LookupError when it is not running here.
+
+    Shared with the collection's testinfra backend (tests/harness/nsenter_backend.py).
+    """
+    result = subprocess.run([podman, "container", "inspect", "--format", "{{.Id}} {{.State.Pid}}", name],
+                            capture_output=True, check=False)
+    fields = to_text(result.stdout).split()
+    if result.returncode != 0 or len(fields) != 2 or fields[1] == "0":
+        raise LookupError(
+            "container %s is not running here (podman container inspect: rc=%d %s)"
+            % (name, result.returncode, to_text(result.stderr).strip())
+        )
+    return fields[0], int(fields[1])
+
+
+def nsenter_argv(nsenter, pid, cmd):
+    """The command line that runs shell command CMD in the namespaces of process PID with a clean environment."""
+    return [nsenter, "--target=%d" % pid, *NAMESPACES, "--", "/usr/bin/env", "-i", *CLEAN_ENV,
+            "/bin/sh", "-c", to_text(cmd)]
 
 
 class Connection(ConnectionBase):
@@ -117,21 +139,16 @@ class Connection(ConnectionBase):
             pid = int(pid)
         except (OSError, ValueError):
             return None
-        return pid if _pid_belongs_to(pid, container_id) else None
+        return pid if pid_belongs_to(pid, container_id) else None
 
     def _inspect(self, name):
-        cmd = [self.get_option("podman_executable"), "container", "inspect", "--format", "{{.Id}} {{.State.Pid}}", name]
+        podman = self.get_option("podman_executable")
         try:
-            result = subprocess.run(cmd, capture_output=True, check=False)
+            container_id, pid = inspect_container(podman, name)
         except OSError as err:
-            raise AnsibleConnectionFailure("cannot run %s: %s" % (cmd[0], to_native(err))) from err
-        fields = to_text(result.stdout).split()
-        if result.returncode != 0 or len(fields) != 2 or fields[1] == "0":
-            raise AnsibleConnectionFailure(
-                "container %s is not running here (podman container inspect: rc=%d %s)"
-                % (name, result.returncode, to_text(result.stderr).strip())
-            )
-        container_id, pid = fields[0], int(fields[1])
+            raise AnsibleConnectionFailure("cannot run %s: %s" % (podman, to_native(err))) from err
+        except LookupError as err:
+            raise AnsibleConnectionFailure(to_native(err)) from err
         cache_dir = self.get_option("pid_cache_dir")
         try:
             os.makedirs(cache_dir, mode=0o700, exist_ok=True)
@@ -154,8 +171,7 @@ class Connection(ConnectionBase):
         return self
 
     def _argv(self, cmd):
-        return [self.get_option("nsenter_executable"), "--target=%d" % self._pid, *NAMESPACES, "--",
-                "/usr/bin/env", "-i", *CLEAN_ENV, "/bin/sh", "-c", to_text(cmd)]
+        return nsenter_argv(self.get_option("nsenter_executable"), self._pid, cmd)
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)

@@ -59,7 +59,7 @@ def inspect_returns(monkeypatch, answers):
 
 def fake_cgroup(monkeypatch, owners):
     """/proc/PID/cgroup: PID -> container ID (absent PIDs have exited)."""
-    monkeypatch.setattr(podman_nsenter, "_pid_belongs_to", lambda pid, cid: owners.get(pid) == cid)
+    monkeypatch.setattr(podman_nsenter, "pid_belongs_to", lambda pid, cid: owners.get(pid) == cid)
 
 
 def test_the_pid_is_looked_up_once_and_cached(conn, monkeypatch, tmp_path):
@@ -136,16 +136,29 @@ def test_root_is_required(conn, monkeypatch):
         conn.exec_command("true")
 
 
-def test_pid_belongs_to_reads_the_cgroup_file(tmp_path, monkeypatch):
+def testpid_belongs_to_reads_the_cgroup_file(tmp_path, monkeypatch):
     real_open = open
     cgroup = tmp_path / "cgroup"
     cgroup.write_text(f"0::/libpod_parent/libpod-{CONTAINER_ID}\n")
     monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cgroup if path == "/proc/7/cgroup" else path, *a, **k))
-    assert podman_nsenter._pid_belongs_to(7, CONTAINER_ID)
-    assert not podman_nsenter._pid_belongs_to(7, "other")
-    assert not podman_nsenter._pid_belongs_to(8, CONTAINER_ID)
+    assert podman_nsenter.pid_belongs_to(7, CONTAINER_ID)
+    assert not podman_nsenter.pid_belongs_to(7, "other")
+    assert not podman_nsenter.pid_belongs_to(8, CONTAINER_ID)
 
 
 def test_subprocess_module_is_the_real_one():
     # the plugin must not shell out through anything but subprocess (no os.system, no shell=True)
     assert podman_nsenter.subprocess is subprocess
+
+
+def test_shared_helpers_used_by_the_testinfra_backend(monkeypatch):
+    # tests/harness/nsenter_backend.py imports these three instead of repeating them
+    argv = podman_nsenter.nsenter_argv("nsenter", 42, "id -u")
+    assert argv[:2] == ["nsenter", "--target=42"] and argv[-3:] == ["/bin/sh", "-c", "id -u"]
+    assert "/usr/bin/env" in argv and "-i" in argv
+    monkeypatch.setattr(podman_nsenter.subprocess, "run",
+                        lambda *a, **k: Completed(0, (CONTAINER_ID + " 4242\n").encode()))
+    assert podman_nsenter.inspect_container("podman", "bigboy") == (CONTAINER_ID, 4242)
+    monkeypatch.setattr(podman_nsenter.subprocess, "run", lambda *a, **k: Completed(0, (CONTAINER_ID + " 0\n").encode()))
+    with pytest.raises(LookupError, match="container bigboy is not running here"):
+        podman_nsenter.inspect_container("podman", "bigboy")
