@@ -213,7 +213,39 @@ def sendmail_config_errors(config):
         _check_recipes("sendmail_procmail_recipes", config["sendmail_procmail_recipes"], errors)
     if "sendmail_listen_addresses" in config:
         _check_listen("sendmail_listen_addresses", config["sendmail_listen_addresses"], errors)
+    _check_queue(config, errors)
     return errors
+
+
+DELIVERY_MODES = ("background", "interactive", "queue", "deferred")
+QUEUE_INTERVAL = re.compile(r"^p?[0-9]+[smhdw]?$")
+
+
+def _check_queue(config, errors):
+    """The delivery mode and queue runner variables (their null defaults cannot be argument_specs choices)."""
+    mode = config.get("sendmail_delivery_mode")
+    if mode is not None and mode not in DELIVERY_MODES:
+        errors.append("sendmail_delivery_mode must be one of %s (or null for sendmail's default), got %r"
+                      % (", ".join(DELIVERY_MODES), mode))
+    for name, minimum in (("sendmail_max_queue_children", 0), ("sendmail_max_runners_per_queue", 1)):
+        value = config.get(name)
+        if value is None:
+            continue
+        if _is_str(value) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            errors.append("%s must be an integer of at least %d (or null for sendmail's default), got %r"
+                          % (name, minimum, value))
+    interval = config.get("sendmail_queue_interval")
+    if interval is None:
+        return
+    if not _is_str(interval) or not QUEUE_INTERVAL.match(interval):
+        errors.append("sendmail_queue_interval must be digits with an optional unit s, m, h, d or w, and 'p' in "
+                      "front for persistent queue runners (e.g. '10m', 'p5s'), got %r" % (interval,))
+    elif config.get("os_family", "Debian") not in ("Debian", ""):
+        errors.append("sendmail_queue_interval is applied through Debian's /etc/mail/sendmail.conf; on %s set the "
+                      "daemon's queue interval in its service configuration and leave sendmail_queue_interval null"
+                      % config["os_family"])
 
 
 def sendmail_milter_macros(milters):

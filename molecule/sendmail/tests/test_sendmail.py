@@ -105,6 +105,15 @@ def test_running_daemon_uses_the_new_configuration(host):
     assert "STARTTLS" in ehlo.stdout
 
 
+def test_queue_runner_settings_reach_the_daemon(host):
+    """sendmail_max_runners_per_queue goes to sendmail.cf, sendmail_queue_interval to the daemon's -q."""
+    assert "O MaxRunnersPerQueue=2" in host.file("/etc/mail/sendmail.cf").content_string.splitlines()
+    assert 'QUEUE_INTERVAL="15m";' in host.file("/etc/mail/sendmail.conf").content_string.splitlines()
+    # sendmail writes its PID and its command line to the pid file
+    command_line = host.file("/run/sendmail/mta/sendmail.pid").content_string.splitlines()[1]
+    assert "-q15m" in command_line.split(), command_line
+
+
 def test_mc_and_cf_are_not_group_writable(host):
     assert host.file("/etc/mail/sendmail.cf").mode == 0o644
     assert host.file("/etc/mail/tls/smtpd.key").mode == 0o600
@@ -304,6 +313,8 @@ def test_msp_configuration_is_the_roles(host):
     ("invalid_access_action", ["ACCEPT", "use OK, not ACCEPT", "sendmail_access"]),
     ("malformed_dnsbl", ["sendmail_dnsbl[0]", "zone"]),
     ("broken_raw_m4_line", ["sendmail_mc_raw_end[0]", "no_such_feature_here", "unchanged"]),
+    ("bad_queue_settings", ["sendmail_delivery_mode must be one of background, interactive, queue, deferred",
+                            "sendmail_queue_interval must be digits", "'batch'"]),
 ])
 def test_bad_input_fails_clearly_and_keeps_the_running_config(host, case, words):
     result = json.loads(host.file(f"/var/tmp/sendmail-bad-input/{case}.json").content_string)

@@ -72,3 +72,27 @@ def test_m4_origin():
     assert sendmail_m4_origin(text, 3) == "sendmail.mc line 3 'BROKEN(' comes from sendmail_mc_raw_end[2]"
     assert sendmail_m4_origin(text, "") == "" and sendmail_m4_origin(text, 99) == ""
     assert "the role's template" in sendmail_m4_origin(text, 1)
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"sendmail_delivery_mode": "batch"}, "sendmail_delivery_mode must be one of background, interactive, queue"),
+    ({"sendmail_max_queue_children": -1}, "sendmail_max_queue_children must be an integer of at least 0"),
+    ({"sendmail_max_queue_children": True}, "sendmail_max_queue_children must be an integer"),
+    ({"sendmail_max_runners_per_queue": 0}, "sendmail_max_runners_per_queue must be an integer of at least 1"),
+    ({"sendmail_queue_interval": "5 min"}, "sendmail_queue_interval must be digits with an optional unit"),
+    ({"sendmail_queue_interval": "q5s"}, "e.g. '10m', 'p5s'"),
+    ({"sendmail_queue_interval": "10m", "os_family": "RedHat"}, "on RedHat set the daemon's queue interval"),
+])
+def test_queue_knobs_are_checked(config, expected):
+    errors = sendmail_config_errors(config)
+    assert len(errors) == 1 and expected in errors[0]
+
+
+def test_queue_knobs_valid():
+    assert sendmail_config_errors({
+        "sendmail_delivery_mode": "queue", "sendmail_max_queue_children": 5, "sendmail_max_runners_per_queue": "2",
+        "sendmail_queue_interval": "p5s", "os_family": "Debian",
+    }) == []
+    assert sendmail_config_errors({"sendmail_delivery_mode": None, "sendmail_max_queue_children": None,
+                                   "sendmail_max_runners_per_queue": None, "sendmail_queue_interval": None,
+                                   "os_family": "RedHat"}) == []

@@ -226,6 +226,20 @@ def test_tls_and_limits():
     assert not any("CERT" in line for line in mc(sendmail_tls_enabled=False))
 
 
+def test_delivery_mode_and_queue_runners():
+    lines = mc(sendmail_delivery_mode="queue", sendmail_max_queue_children=5, sendmail_max_runners_per_queue=2)
+    block = lines[lines.index("dnl # Delivery mode and queue runners"):]
+    assert block[1] == "dnl # from: sendmail_delivery_mode, sendmail_max_queue_children, sendmail_max_runners_per_queue"
+    assert block[2:5] == ["define(`confDELIVERY_MODE', `q')dnl", "define(`confMAX_QUEUE_CHILDREN', `5')dnl",
+                          "define(`confMAX_RUNNERS_PER_QUEUE', `2')dnl"]
+    assert "define(`confDELIVERY_MODE', `d')dnl" in mc(sendmail_delivery_mode="deferred")
+    only_runners = mc(sendmail_max_runners_per_queue=3)
+    assert "define(`confMAX_RUNNERS_PER_QUEUE', `3')dnl" in only_runners
+    assert not any("DELIVERY_MODE" in line or "MAX_QUEUE_CHILDREN" in line for line in only_runners)
+    # null everywhere: no section at all, sendmail's defaults
+    assert not any("Delivery mode and queue runners" in line or "DELIVERY_MODE" in line for line in mc())
+
+
 def test_customised_sections_placement_and_origin():
     lines = mc(sendmail_mc_raw_features=["FEATURE(`blocklist_recipients')dnl"],
                sendmail_mc_raw_end=["LOCAL_RULESETS", "dnl # end"])
