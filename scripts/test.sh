@@ -130,8 +130,9 @@ lab() {
 # after the other): much of their time is waiting (package installs, SMTP
 # retries, service restarts), so two lanes finish well before one would on
 # two cores. Each lane logs to build/lanes/<lane>.log, printed afterwards.
-# Lane B carries the lab, the longest stage (1,420 s in the last full run; lane A's
-# sendmail 951, maps 208, dovecot 667, spam 606; lane B's resolver 280, deliverability 760).
+# Lane B carries the lab, the longest stage (1,188 s in the last full run from a clean
+# clone; lane A's maps 142, sendmail 460, dovecot 659, spam 560: 1,821 s; lane B's
+# resolver 262, deliverability 675: 2,125 s with the lab).
 LANE_B=(resolver deliverability lab)
 lane() {
   local name=$1 item rc=0 t0

@@ -242,7 +242,7 @@ def _check_queue(config, errors):
     if not _is_str(interval) or not QUEUE_INTERVAL.match(interval):
         errors.append("sendmail_queue_interval must be digits with an optional unit s, m, h, d or w, and 'p' in "
                       "front for persistent queue runners (e.g. '10m', 'p5s'), got %r" % (interval,))
-    elif config.get("os_family", "Debian") not in ("Debian", ""):
+    elif config.get("os_family") not in (None, "", "Debian"):
         errors.append("sendmail_queue_interval is applied through Debian's /etc/mail/sendmail.conf; on %s set the "
                       "daemon's queue interval in its service configuration and leave sendmail_queue_interval null"
                       % config["os_family"])

@@ -17,7 +17,7 @@ import sys
 import testinfra.backend
 from testinfra.backend import base
 
-# build/collections/ansible_collections/homelab/mailserver links to the repository (scripts/env.sh)
+# build/collections/ansible_collections/homelab/mailserver links to the repository (scripts/bootstrap.sh)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "collections"))
 from ansible_collections.homelab.mailserver.plugins.connection.podman_nsenter import (  # noqa: E402
     inspect_container,

@@ -136,7 +136,7 @@ def test_root_is_required(conn, monkeypatch):
         conn.exec_command("true")
 
 
-def testpid_belongs_to_reads_the_cgroup_file(tmp_path, monkeypatch):
+def test_pid_belongs_to_reads_the_cgroup_file(tmp_path, monkeypatch):
     real_open = open
     cgroup = tmp_path / "cgroup"
     cgroup.write_text(f"0::/libpod_parent/libpod-{CONTAINER_ID}\n")
