@@ -5,7 +5,7 @@ backend then runs every command as a separate ad-hoc Ansible run (about a
 second each). The instances are local podman containers, so commands go
 straight into them with nsenter instead (tests/harness/nsenter_backend.py,
 the same mechanism as the scenarios' connection plugin
-homelab.mailserver.podman_nsenter). Tests that need an Ansible module on an
+homelab.mailserver_lab.podman_nsenter). Tests that need an Ansible module on an
 instance use the `ansible_module` fixture.
 """
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from harness import nsenter_backend  # noqa: E402  (the path above makes it importable)
 
 nsenter_backend.register()
-PODMAN_CONNECTIONS = ("podman", "containers.podman.podman", "homelab.mailserver.podman_nsenter")
+PODMAN_CONNECTIONS = ("podman", "containers.podman.podman", "homelab.mailserver_lab.podman_nsenter")
 
 
 def _podman_instances(inventory_file):

@@ -7,9 +7,17 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-apt_pkgs=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs
+# Every package is named: nothing is left to apt's "recommends", which this
+# installs without (podman only recommends its pause binary, catatonit).
+#   podman runc catatonit: containers and pods (runc: crun fails on hybrid cgroups;
+#     catatonit: the pod's pause process)
+#   nftables iptables: pod networking (netavark calls nft; the CNI plugins iptables)
+#   debootstrap: the base images; uidmap slirp4netns fuse-overlayfs: podman's helpers
+#   m4 sendmail-cf: the unit tests build sendmail.mc (m4 files only, no daemon)
+#   bind9-utils: named-checkzone for the zone snippet tests
+apt_pkgs=(podman runc catatonit nftables iptables debootstrap uidmap slirp4netns fuse-overlayfs
           python3-venv python3-pip git ca-certificates
-          m4 sendmail-cf shellcheck bind9-utils)  # sendmail-cf: m4 files only, no daemon; bind9-utils: named-checkzone
+          m4 sendmail-cf shellcheck bind9-utils)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,7 +4,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 export CONTAINERS_CONF="$ROOT/containers/containers.conf"
 export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
-export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections"
+# tests/collections: the lab's own test-only plugins (homelab.mailserver_lab), never shipped
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections:$ROOT/tests/collections"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export PY_COLORS="${PY_COLORS:-0}"
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -4,6 +4,7 @@
 #   bash scripts/test.sh fast     # the development loop: lint, unit tests, sanity
 #   bash scripts/test.sh molecule [SCENARIO...]   # only the container scenarios
 #   bash scripts/test.sh lab      # only the demo lab end to end
+#   bash scripts/test.sh fresh-host   # only bootstrap.sh on fresh Debian 13 and 12 hosts
 # Installs what it needs itself (scripts/bootstrap.sh): apt packages, podman,
 # the pinned Python tooling, the base images.
 set -uo pipefail
@@ -50,26 +51,53 @@ sanity() {
   (cd "$dest" && ansible-test sanity --local --python "$pyver" --requirements --color no)
 }
 
+artifact_documented() {
+  # stdin: ansible-doc -j output; $1 the kind; the rest: names that must be in it
+  python -c '
+import json, sys
+docs = json.load(sys.stdin)
+missing = [name for name in sys.argv[2:] if name not in docs]
+for name in missing:
+    print("artifact: %s %s is not found or not documented with only the declared dependencies" % (sys.argv[1], name))
+sys.exit(1 if missing else 0)' "$@"
+}
+
 artifact() {
-  # The built collection must install and work as well as the checkout:
-  # its modules documented, its site playbook loadable by FQCN.
-  local out=build/artifact tarball m
-  rm -rf "$out" && mkdir -p "$out/dist"
+  # The built collection is what a user installs from a collection server:
+  # it holds only what a user runs (no lab, no secrets, no test harness),
+  # and installed alone with its declared dependencies into an empty
+  # collections path (the Python package's bundled collections hidden), every
+  # module and role is documented and the site playbook loads.
+  local out=build/artifact tarball count purelib
+  rm -rf "$out" && mkdir -p "$out/dist" "$out/installed/ansible_collections/community" "$out/unpacked"
   ansible-galaxy collection build --force --output-path "$out/dist" . >/dev/null || return 1
   tarball=$(ls "$out"/dist/homelab-mailserver-*.tar.gz)
-  ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ansible-galaxy collection install --force --offline --no-deps \
-    -p "$out/installed" "$tarball" >/dev/null 2>&1 || return 1
+  tar -xzf "$tarball" -C "$out/unpacked" || return 1
+  bash scripts/check-artifact.sh "$out/unpacked" || return 1
+  # the declared dependency (galaxy.yml), as the pinned ansible package ships it:
+  # no collection server is reachable here
+  purelib=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  cp -r "$purelib/ansible_collections/community/crypto" "$out/installed/ansible_collections/community/crypto"
+  local -a env=(env ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
+                ANSIBLE_CONFIG="$ROOT/$out/ansible.cfg" ANSIBLE_ROLES_PATH="$ROOT/$out/no-roles")
   printf '[defaults]\n' >"$out/ansible.cfg"
-  local count=0
-  for m in plugins/modules/*.py; do
-    m=$(basename "$m" .py)
-    count=$((count + 1))
-    ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ANSIBLE_CONFIG="$ROOT/$out/ansible.cfg" \
-      ansible-doc "homelab.mailserver.$m" >/dev/null || { echo "ansible-doc failed for $m"; return 1; }
-  done
-  (cd "$out" && ANSIBLE_COLLECTIONS_PATH="$ROOT/$out/installed" ANSIBLE_CONFIG="$ROOT/$out/ansible.cfg" \
-    ansible-playbook -i "$ROOT/inventories/example" homelab.mailserver.site --syntax-check >/dev/null) || return 1
-  echo "artifact: $(basename "$tarball") installs; $count modules documented; site playbook loads"
+  "${env[@]}" ansible-galaxy collection install --offline -p "$out/installed" "$tarball" >"$out/install.log" 2>&1 ||
+    { cat "$out/install.log"; return 1; }
+  # every module the shipped roles and playbooks call, and every module and
+  # role of the collection, must resolve and be documented there
+  local -a used roles
+  mapfile -t used < <(grep -rhoE '^\s*-?\s*[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+:\s*$' roles/*/tasks roles/*/handlers \
+    playbooks/site.yml playbooks/verify.yml playbooks/dns_records.yml playbooks/tasks | sed -E 's/^[ -]*//; s/:\s*$//' |
+    cat - <(for m in plugins/modules/*.py; do m=${m##*/}; echo "homelab.mailserver.${m%.py}"; done) | sort -u)
+  mapfile -t roles < <(for r in roles/*/; do r=${r%/}; echo "homelab.mailserver.${r##*/}"; done)
+  "${env[@]}" ansible-doc -j "${used[@]}" 2>/dev/null | artifact_documented module "${used[@]}" || return 1
+  "${env[@]}" ansible-doc -t role -j "${roles[@]}" 2>/dev/null | artifact_documented role "${roles[@]}" || return 1
+  local -a shipped=(plugins/modules/*.py) role_dirs=(roles/*/)
+  count=${#shipped[@]}
+  (cd "$out" && "${env[@]}" ansible-playbook -i "$ROOT/inventories/example" homelab.mailserver.site --syntax-check >/dev/null) ||
+    return 1
+  echo "artifact: $(basename "$tarball") ($(tar -tzf "$tarball" | wc -l) entries) holds no lab, secret or test harness;" \
+    "installed with community.crypto alone: ${#used[@]} modules used or shipped ($count shipped) and ${#role_dirs[@]} roles documented, site playbook loads"
 }
 
 unit() {
@@ -134,28 +162,38 @@ lab() {
 # clone; lane A's maps 142, sendmail 460, dovecot 659, spam 560: 1,821 s; lane B's
 # resolver 262, deliverability 675: 2,125 s with the lab).
 LANE_B=(resolver deliverability lab)
+# Stages that are scripts of their own, not molecule scenarios (lane A unless
+# named in LANE_B): the README's front door on fresh Debian 12 and 13 hosts.
+SCRIPT_STAGES=(fresh-host)
+declare -A STAGE_TITLE=(
+  [lab]="demo lab (site.yml, doctor, mail flow, pitfalls, idempotence, faults, audits)"
+  [fresh-host]="fresh hosts (bootstrap.sh on Debian 13 and 12, a pod, loopback between two containers)"
+)
+run_item() {
+  case "$1" in
+    lab) lab ;;
+    fresh-host) bash scripts/fresh-host.sh ;;
+    *) bash scripts/molecule.sh "$1" test ;;
+  esac
+}
+item_title() { echo "${STAGE_TITLE[$1]:-molecule $1}"; }
 lane() {
   local name=$1 item rc=0 t0
   shift
   : >"build/lanes/$name.result"
   for item in "$@"; do
     t0=$SECONDS
-    if [ "$item" = lab ]; then
-      echo "=== demo lab (site.yml, doctor, mail flow, pitfalls, idempotence, faults, audits)"
-      lab
-    else
-      echo "=== molecule $item"
-      bash scripts/molecule.sh "$item" test
-    fi
+    echo "=== $(item_title "$item")"
+    run_item "$item"
     rc=$?
     printf '%s %s %s\n' "$([ $rc -eq 0 ] && echo passed || echo FAILED)" "$((SECONDS - t0))" \
-      "$([ "$item" = lab ] && echo "demo lab" || echo "molecule $item")" >>"build/lanes/$name.result"
+      "$(item_title "$item")" >>"build/lanes/$name.result"
   done
 }
 
 container_stages() {
   local lanes=${HOMELAB_TEST_LANES:-2} a=() b=() s name secs result
-  for s in $(all_scenarios) lab; do
+  for s in "${SCRIPT_STAGES[@]}" $(all_scenarios) lab; do
     if [ "$lanes" -gt 1 ] && [[ " ${LANE_B[*]} " == *" $s "* ]]; then b+=("$s"); else a+=("$s"); fi
   done
   mkdir -p build/lanes
@@ -205,10 +243,13 @@ case "$mode" in
     if [ $# -gt 0 ]; then scenarios "$@"; else scenarios $(all_scenarios); fi
     ;;
   lab)
-    stage "demo lab (site.yml, doctor, mail flow, pitfalls, idempotence, faults, audits)" lab
+    stage "$(item_title lab)" lab
+    ;;
+  fresh-host)
+    stage "$(item_title fresh-host)" bash scripts/fresh-host.sh
     ;;
   *)
-    echo "usage: scripts/test.sh [fast|full|molecule [SCENARIO...]|lab]" >&2
+    echo "usage: scripts/test.sh [fast|full|molecule [SCENARIO...]|lab|fresh-host]" >&2
     exit 2
     ;;
 esac

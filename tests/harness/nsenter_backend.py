@@ -1,7 +1,7 @@
 """testinfra backend that runs commands in a local podman container through nsenter.
 
 The mechanism is the collection's connection plugin
-homelab.mailserver.podman_nsenter, imported from it (container lookup, cgroup
+homelab.mailserver_lab.podman_nsenter, imported from it (container lookup, cgroup
 check, namespaces, clean environment): podman is asked once for the
 container's PID, then every command is `nsenter --target PID` into its
 namespaces. A `podman exec` per command costs the podman client's start-up
@@ -17,9 +17,9 @@ import sys
 import testinfra.backend
 from testinfra.backend import base
 
-# build/collections/ansible_collections/homelab/mailserver links to the repository (scripts/bootstrap.sh)
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "build" / "collections"))
-from ansible_collections.homelab.mailserver.plugins.connection.podman_nsenter import (  # noqa: E402
+# the connection plugin lives in the lab's test-only collection (tests/collections)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "collections"))
+from ansible_collections.homelab.mailserver_lab.plugins.connection.podman_nsenter import (  # noqa: E402
     inspect_container,
     nsenter_argv,
     pid_belongs_to,

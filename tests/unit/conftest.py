@@ -1,4 +1,5 @@
-"""Make the collection importable as ansible_collections.homelab.mailserver."""
+"""Make the collection importable as ansible_collections.homelab.mailserver,
+and the lab's test-only collection as ansible_collections.homelab.mailserver_lab."""
 
 import os
 import sys
@@ -10,5 +11,7 @@ LINK = os.path.join(LINK_BASE, "ansible_collections", "homelab", "mailserver")
 if not os.path.exists(LINK):
     os.makedirs(os.path.dirname(LINK), exist_ok=True)
     os.symlink(os.path.relpath(ROOT, os.path.dirname(LINK)), LINK)
-if LINK_BASE not in sys.path:
-    sys.path.insert(0, LINK_BASE)
+LAB_BASE = os.path.join(ROOT, "tests", "collections")
+for base in (LAB_BASE, LINK_BASE):
+    if base not in sys.path:
+        sys.path.insert(0, base)

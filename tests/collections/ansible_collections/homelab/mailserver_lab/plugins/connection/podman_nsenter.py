@@ -118,7 +118,7 @@ def nsenter_argv(nsenter, pid, cmd):
 class Connection(ConnectionBase):
     """Commands in a local podman container's namespaces through nsenter."""
 
-    transport = "homelab.mailserver.podman_nsenter"
+    transport = "homelab.mailserver_lab.podman_nsenter"
     has_pipelining = True
     has_tty = False
 

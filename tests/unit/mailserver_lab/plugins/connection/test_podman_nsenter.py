@@ -5,7 +5,7 @@ import subprocess
 import pytest
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.playbook.play_context import PlayContext
-from ansible_collections.homelab.mailserver.plugins.connection import podman_nsenter
+from ansible_collections.homelab.mailserver_lab.plugins.connection import podman_nsenter
 
 CONTAINER_ID = "cbb569dc274acd78704c3c64eca17dfa266a688c3c71bccbcca54ddcbd906dac"
 
