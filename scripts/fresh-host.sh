@@ -33,6 +33,7 @@ echo "fresh-host: $(. /etc/os-release && echo "$PRETTY_NAME"): bash scripts/boot
 bash scripts/bootstrap.sh
 echo "fresh-host: bootstrap took $((SECONDS - t0)) s"
 source scripts/env.sh
+export PODMAN_IGNORE_CGROUPSV1_WARNING=1  # podman 5 inside a container of this cgroup v1 machine
 podman() { command podman --storage-driver vfs --cgroup-manager cgroupfs --events-backend file "$@"; }
 # A minimal image for the pod's containers: python3 with its libraries.
 py=$(readlink -f /usr/bin/python3)
@@ -98,8 +99,11 @@ done
 rc=0
 for i in "${!suites[@]}"; do
   if wait "${pids[$i]}"; then result=passed; else result=FAILED; rc=1; fi
-  echo "--- fresh host ${suites[$i]}: $result"
-  grep -E '^fresh-host:|^bootstrap:|Error|error:|E: ' "build/fresh-host/${suites[$i]}.log" || true
-  [ "$result" = passed ] || tail -n 30 "build/fresh-host/${suites[$i]}.log"
+  echo "--- fresh host ${suites[$i]}: $result (log: build/fresh-host/${suites[$i]}.log)"
+  if [ "$result" = passed ]; then
+    grep -E '^fresh-host:|^bootstrap:' "build/fresh-host/${suites[$i]}.log" || true
+  else
+    tail -n 30 "build/fresh-host/${suites[$i]}.log"
+  fi
 done
 exit $rc
