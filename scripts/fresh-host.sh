@@ -9,8 +9,10 @@
 # TCP connection over loopback between two containers of that pod.
 #   bash scripts/fresh-host.sh [SUITE...]   (default: trixie bookworm, at once)
 # A package that bootstrap.sh fails to name makes this fail with the
-# command's own error. Package downloads are cached under .cache/ (the
-# packages are still installed from nothing in each run).
+# command's own error. Package downloads (apt's archives, pip's cache) are
+# kept outside the checkout, in ~/.cache/homelab-mailserver/fresh-host, so
+# that a clean clone reuses them; the packages are still installed from
+# nothing in each run.
 #
 # Only the nesting needs settings of its own (no overlay or systemd cgroups
 # inside a container): podman runs there with --storage-driver vfs and
@@ -71,15 +73,15 @@ INNER
 
 one() {
   local suite=$1 name="homelab-fresh-$1-$$" image="$IMAGE_PREFIX:$1" rc=0
-  local ca=/etc/ssl/certs/ca-certificates.crt
-  mkdir -p ".cache/fresh-host/apt-$suite" ".cache/fresh-host/pip-$suite"
+  local ca=/etc/ssl/certs/ca-certificates.crt cache="${XDG_CACHE_HOME:-$HOME/.cache}/homelab-mailserver/fresh-host"
+  mkdir -p "$cache/apt-$suite/partial" "$cache/pip-$suite"
   podman rm -f "$name" >/dev/null 2>&1 || true
   # pip inside needs this machine's CA bundle, mounted beside the image's own
   # (mounting it over the image's file breaks ca-certificates' postinst).
   podman run -d --privileged --systemd=false --name "$name" \
     -v "$ca:/etc/homelab-host-ca.crt:ro" -e PIP_CERT=/etc/homelab-host-ca.crt \
-    -v "$ROOT/.cache/fresh-host/apt-$suite:/var/cache/apt/archives:rw" \
-    -v "$ROOT/.cache/fresh-host/pip-$suite:/root/.cache/pip:rw" \
+    -v "$cache/apt-$suite:/var/cache/apt/archives:rw" \
+    -v "$cache/pip-$suite:/root/.cache/pip:rw" \
     "$image" sleep infinity >/dev/null || return 1
   # the checkout as a clone would have it: tracked and new files, no build/ or .venv
   git ls-files -co --exclude-standard -z | tar --null -T - -cf - |
