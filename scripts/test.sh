@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The collection's test command.
 #   bash scripts/test.sh          # everything: static checks, unit, sanity, molecule scenarios
-#   bash scripts/test.sh fast     # the development loop: lint, unit tests, sanity
+#   bash scripts/test.sh fast     # the development loop: lint, unit tests, sanity, artifact, docs lint
 #   bash scripts/test.sh molecule [SCENARIO...]   # only the container scenarios
 #   bash scripts/test.sh lab      # only the demo lab end to end
 #   bash scripts/test.sh fresh-host   # only bootstrap.sh on fresh Debian 13 and 12 hosts
@@ -233,6 +233,7 @@ case "$mode" in
     stage "unit tests" unit
     stage "ansible-test sanity" sanity
     stage "collection artifact" artifact
+    stage "docs and changelog lint (antsibull-docs, antsibull-changelog)" bash scripts/docs-lint.sh
     if [ "$mode" = full ]; then
       stage "base images" bash scripts/images.sh
       container_stages

@@ -10,52 +10,8 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-DOCUMENTATION = r"""
-name: dovecot_config
-short_description: Render dovecot.conf from the dovecot role's variables, in Dovecot 2.3 or 2.4 syntax
-version_added: 0.1.0
-description:
-  - Takes a dictionary of the dovecot role's variables (by their full names, plus the platform's
-    C(ssl_cert), C(ssl_key), C(ssl_dh) and C(mail_privileged_group), and optionally
-    C(host_addresses), the host's IP addresses, to refuse listeners on addresses the host
-    does not have) and the installed Dovecot
-    version, checks the values and returns the whole dovecot.conf text.
-  - Dovecot 2.4 renamed many settings (C(ssl_cert) is C(ssl_server_cert_file), C(mail_location)
-    is C(mail_driver) + C(mail_path) + C(mail_inbox_path), C(disable_plaintext_auth) is the
-    inverted C(auth_allow_cleartext), an C(inet_listener)'s C(address) is C(listen)) and needs
-    C(dovecot_config_version) as its first setting; the same variables render either syntax.
-  - Every setting is preceded by a C(# from:) comment naming the variable it comes from, so a
-    line number reported by C(doveconf) can be traced back (see C(dovecot_config_origin)).
-  - Invalid values raise an error that names the variable and what is expected.
-options:
-  _input:
-    description: Dictionary of variable name to value.
-    type: dict
-    required: true
-  version:
-    description: Installed Dovecot version (C(dovecot --version) output such as C(2.4.1-4 (7d8c0e5759))) or C(2.3)/C(2.4).
-    type: str
-    required: true
-"""
-
-EXAMPLES = r"""
-- name: Render the candidate dovecot.conf
-  ansible.builtin.copy:
-    content: "{{ __dovecot_settings | homelab.mailserver.dovecot_config('2.4.1') }}"
-    dest: /etc/dovecot/dovecot.conf
-    mode: "0644"
-    validate: doveconf -n -c %s
-
-- name: Show the mail_location Dovecot 2.4 uses, in the 2.3 form
-  ansible.builtin.debug:
-    msg: "{{ {'mail_driver': 'maildir', 'mail_path': '~/Maildir'} | homelab.mailserver.dovecot_mail_location }}"
-"""
-
-RETURN = r"""
-_value:
-  description: The dovecot.conf text.
-  type: str
-"""
+# Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
+# homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
 # Mozilla's "intermediate" TLS configuration (ciphers for TLS 1.2; TLS 1.3 suites are OpenSSL's).
 MOZILLA_INTERMEDIATE = (

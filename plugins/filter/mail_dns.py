@@ -9,78 +9,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-DOCUMENTATION = r"""
-name: mail_dns_records
-short_description: DNS records to publish for the mail domains of a server
-version_added: 0.1.0
-description:
-  - Builds, for each local mail domain, the MX record pointing at the server, the SPF TXT record,
-    the DKIM TXT record at C(selector._domainkey) (from the key the opendkim role generated) and the
-    DMARC TXT record at C(_dmarc); for the server itself its A/AAAA records and the PTR record of each
-    address, which must name the server (large mailbox providers refuse mail from an address whose
-    reverse name does not match).
-  - The companion filters C(mail_dns_zone) renders the records as zone-file text (absolute names,
-    TXT strings split at 255 octets), C(mail_dkim_txt) reads the record value out of an
-    C(opendkim-genkey) C(.txt) file, C(mail_dkim_keys) names each domain's key files, C(mail_local_domains) lists the local domains of the
-    C(mailserver_domain_*) variables and C(mail_peer_list) turns sendmail access keys into
-    OpenDKIM/OpenDMARC host lists.
-options:
-  _input:
-    description: Domain names to publish records for (the local mail domains).
-    type: list
-    elements: str
-    required: true
-  server:
-    description: Fully qualified name of the mail server (MX target, PTR value, SPF C(a) target).
-    type: str
-    required: true
-  addresses:
-    description: Public IPv4/IPv6 addresses of the server (A/AAAA, PTR and SPF C(ip4)/C(ip6)); may be empty.
-    type: list
-    elements: str
-    default: []
-  dkim:
-    description: "Per domain C({selector, value}): the DKIM selector and the TXT value (C(v=DKIM1; k=rsa; p=...))."
-    type: dict
-    default: {}
-  mx_priority:
-    description: Preference of the MX records.
-    type: int
-    default: 10
-  spf_all:
-    description: SPF qualifier for every other sender (C(-all) fail, C(~all) softfail).
-    type: str
-    default: -all
-  dmarc_policy:
-    description: DMARC C(p=) (none, quarantine or reject).
-    type: str
-    default: none
-  dmarc_rua:
-    description: Local part at each domain for aggregate reports (C(rua=mailto:LOCAL@DOMAIN)); empty for none.
-    type: str
-    default: postmaster
-  ttl:
-    description: TTL of every record.
-    type: int
-    default: 3600
-"""
-
-EXAMPLES = r"""
-- name: Print the records to publish
-  ansible.builtin.debug:
-    msg: "{{ ['my-site.com'] | homelab.mailserver.mail_dns_records(server='bigboy.my-site.com',
-           addresses=['192.0.2.25'], dkim=dkim) | homelab.mailserver.mail_dns_zone }}"
-  vars:
-    dkim:
-      my-site.com: {selector: mail, value: "v=DKIM1; h=sha256; k=rsa; p=MIIB..."}
-"""
-
-RETURN = r"""
-_value:
-  description: Records, each C({zone, name, type, ttl, value, strings}); names are absolute (trailing dot).
-  type: list
-  elements: dict
-"""
+# Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
+# homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 _SELECTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -129,7 +59,7 @@ def reverse_zone(address):
 
 def mail_dns_records(domains, server, addresses=None, dkim=None, mx_priority=10, spf_all="-all",
                      dmarc_policy="none", dmarc_rua="postmaster", ttl=3600):
-    """Return the records to publish (see DOCUMENTATION)."""
+    """Return the records to publish (see mail_dns_records.yml)."""
     if not isinstance(domains, (list, tuple)):
         _fail(f"mail_dns_records: input must be a list of domain names, got {type(domains).__name__}")
     server = _fqdn(server, "mail_dns_records: server")

@@ -7,50 +7,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-DOCUMENTATION = r"""
-name: milter_greylist_conf
-short_description: Build milter-greylist's greylist.conf from the milter_greylist role's variables
-version_added: 0.1.0
-author: Homelab Mailserver Developers (@homelab-mailserver)
-description:
-  - Takes the role's settings (delay, autowhite period, whitelists of addresses, domains, senders and
-    recipients, socket, dump file, user) and returns the lines of greylist.conf and a list of errors
-    naming the variable and the value that is wrong. C(milter-greylist -c) checks the result again
-    on the host before it goes live.
-  - With I(spf_bypass) false, C(nospf) stops SPF-compliant senders from skipping greylisting.
-  - Whitelists become C(acl whitelist) lines before the final C(acl greylist default) (or
-    C(acl whitelist default) when I(greylist_by_default) is false).
-options:
-  _input:
-    description: Settings by the role's variable names without the milter_greylist_ prefix.
-    type: dict
-    required: true
-"""
-
-EXAMPLES = r"""
-- name: Render greylist.conf
-  ansible.builtin.copy:
-    dest: /etc/milter-greylist/greylist.conf
-    content: "{{ (settings | homelab.mailserver.milter_greylist_conf).lines | join('\n') }}\n"
-    mode: "0644"
-  vars:
-    settings: {delay: 5m, autowhite: 25h, whitelist_addresses: [192.168.0.0/16]}
-"""
-
-RETURN = r"""
-_value:
-  description: The result.
-  type: dict
-  contains:
-    lines:
-      description: greylist.conf lines.
-      type: list
-      elements: str
-    errors:
-      description: What is wrong; empty when the file can be checked with milter-greylist -c.
-      type: list
-      elements: str
-"""
+# Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
+# homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
 _DURATION_RE = re.compile(r"^(\d+[smhdw]?)+$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")

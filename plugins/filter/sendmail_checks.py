@@ -7,38 +7,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-DOCUMENTATION = r"""
-name: sendmail_config_errors
-short_description: List what is wrong with the sendmail role's variables
-version_added: 0.1.0
-description:
-  - Takes a dictionary of the sendmail role's variables (by their full names) and returns a
-    list of messages, each naming the variable, the item and what is expected.
-    An empty list means the values can be rendered into sendmail.mc.
-  - Checks C(sendmail_dnsbl), C(sendmail_milters), C(sendmail_mc_raw_features),
-    C(sendmail_mc_raw_end), C(sendmail_listen_addresses) and the client/server mode.
-options:
-  _input:
-    description: Dictionary of variable name to value.
-    type: dict
-    required: true
-"""
-
-EXAMPLES = r"""
-- name: Check the variables
-  ansible.builtin.assert:
-    that: __errors | length == 0
-    fail_msg: "{{ __errors | join('; ') }}"
-  vars:
-    __errors: "{{ {'sendmail_dnsbl': sendmail_dnsbl} | homelab.mailserver.sendmail_config_errors }}"
-"""
-
-RETURN = r"""
-_value:
-  description: Error messages, empty when everything is valid.
-  type: list
-  elements: str
-"""
+# Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
+# homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
 _ZONE_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _MILTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")

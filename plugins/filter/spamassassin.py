@@ -7,74 +7,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-DOCUMENTATION = r"""
-name: spamassassin_local_cf
-short_description: Build SpamAssassin 4 local.cf lines from the spamassassin role's variables
-version_added: 0.1.0
-author: Homelab Mailserver Developers (@homelab-mailserver)
-description:
-  - Takes the role's structured settings (required score, subject tag, Bayes, network tests,
-    languages, networks) and a dictionary of raw local.cf options, and returns the lines of a
-    SpamAssassin 4 local.cf, the plugins the enabled network tests and TextCat need, the
-    warnings for options that were translated or dropped, and the errors that stop the role.
-  - The raw options may use SpamAssassin 2.x names as the chapter's local.cf does
-    (C(required_hits), C(rewrite_subject) with C(subject_tag), C(auto_learn), C(use_terse_report));
-    the role translates them to C(required_score), C(rewrite_header Subject), C(bayes_auto_learn),
-    or dropped with a warning when SpamAssassin 4 has no such option.
-  - The filter C(spamassassin_parse_cf) turns the text of a local.cf into such a dictionary.
-options:
-  _input:
-    description: The structured settings (see the role's defaults, without the spamassassin_ prefix).
-    type: dict
-    required: true
-  options:
-    description: Raw local.cf options (name to value; a list value gives one line each), applied over the settings.
-    type: dict
-  extra_lines:
-    description: Raw lines appended at the end, unchanged.
-    type: list
-    elements: str
-"""
-
-EXAMPLES = r"""
-- name: Render local.cf
-  ansible.builtin.copy:
-    dest: /etc/spamassassin/local.cf
-    content: "{{ (settings | homelab.mailserver.spamassassin_local_cf(options={'required_hits': 5.0})).lines | join('\n') }}\n"
-    mode: "0644"
-  vars:
-    settings: {required_score: 5.0, rewrite_subject: true, subject_tag: "*****SPAM*****"}
-"""
-
-RETURN = r"""
-_value:
-  description: The result.
-  type: dict
-  contains:
-    lines:
-      description: local.cf lines (comments included).
-      type: list
-      elements: str
-    plugins:
-      description: Plugin module names (Mail::SpamAssassin::Plugin::...) to load for the enabled tests.
-      type: list
-      elements: str
-    managed_plugins:
-      description: Every plugin this filter decides about; those not in plugins must not be loaded elsewhere.
-      type: list
-      elements: str
-    warnings:
-      description: Options translated from SpamAssassin 2.x or dropped.
-      type: list
-      elements: str
-    errors:
-      description: What is wrong with the input; empty when the lines can be linted.
-      type: list
-      elements: str
-    options:
-      description: The effective options after translation (name to value).
-      type: dict
-"""
+# Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
+# homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
 PLUGIN_PREFIX = "Mail::SpamAssassin::Plugin::"
 # Plugins whose loading follows the variables: network tests and TextCat (ok_languages).
