@@ -163,16 +163,19 @@ lab() {
 # resolver 262, deliverability 675: 2,125 s with the lab).
 LANE_B=(resolver deliverability lab)
 # Stages that are scripts of their own, not molecule scenarios (lane A unless
-# named in LANE_B): the README's front door on fresh Debian 12 and 13 hosts.
-SCRIPT_STAGES=(fresh-host)
+# named in LANE_B): the README's front door on fresh Debian 12 and 13 hosts;
+# unit tests and sanity on ansible-core 2.20 and 2.21 (Python 3.13, Debian 13).
+SCRIPT_STAGES=(fresh-host core-matrix)
 declare -A STAGE_TITLE=(
   [lab]="demo lab (site.yml, doctor, mail flow, pitfalls, idempotence, faults, audits)"
   [fresh-host]="fresh hosts (bootstrap.sh on Debian 13 and 12, a pod, loopback between two containers)"
+  [core-matrix]="ansible-core 2.20 and 2.21 on Python 3.13 (unit tests, sanity)"
 )
 run_item() {
   case "$1" in
     lab) lab ;;
     fresh-host) bash scripts/fresh-host.sh ;;
+    core-matrix) bash scripts/core-matrix.sh ;;
     *) bash scripts/molecule.sh "$1" test ;;
   esac
 }

@@ -99,7 +99,7 @@ attributes:
   check_mode:
     support: full
     details: Everything is computed and reported; nothing is written. A key that would be generated is listed in
-      RV(generated) and has no record yet (its RV(keys[].value) is null and its domain is not in RV(dns_keys)).
+      RV(generated) and has no record yet (its RV(key_results[].value) is null and its domain is not in RV(dns_keys)).
   diff_mode:
     support: partial
     details: Before and after of the directories' and key files' existence, owner, group and mode, and whether a key
@@ -148,8 +148,9 @@ dns_keys:
   returned: always
   type: dict
   sample: {my-site.com: {selector: mail, value: "v=DKIM1; h=sha256; k=rsa; s=email; p=MIIBIjANBgkq..."}}
-keys:
-  description: One entry per key, in the order given.
+key_results:
+  description: One entry per key of O(keys), in the order given. Not named C(keys), which Jinja's dot notation would
+    resolve to the result dictionary's C(keys) method.
   returned: always
   type: list
   elements: dict
@@ -507,7 +508,7 @@ def main():
     corrected = [r["domain"] for r in results if r["changes"] and r["state"] != "generated"]
     out = {
         "changed": any(r["changes"] for r in results),
-        "keys": results,
+        "key_results": results,
         "dns_keys": {r["domain"]: {"selector": r["selector"], "value": r["value"]} for r in results if r["value"]},
         "generated": generated,
         "missing": missing,

@@ -112,7 +112,7 @@ def test_first_run_generates_every_key_with_its_modes_and_returns_the_records(ke
         st = (folder / "mail.private").stat()
         assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
         assert r["dns_keys"][domain] == {"selector": "mail", "value": mail_dkim_txt((folder / "mail.txt").read_text())}
-    entry = r["keys"][0]
+    entry = r["key_results"][0]
     assert entry["name"] == "mail._domainkey.my-site.com" and entry["state"] == "generated"
     assert entry["changes"] == [f"created directory {keys.root}/my-site.com", "key generated"]
     assert entry["value"] == r["dns_keys"]["my-site.com"]["value"]
@@ -123,7 +123,7 @@ def test_second_run_changes_nothing_and_runs_no_command(keys):
     before = snapshot(keys.root)
     r = keys(diff=True)
     assert not r["changed"] and r["generated"] == [] and "diff" not in r
-    assert [k["state"] for k in r["keys"]] == ["present", "present"] and all(k["changes"] == [] for k in r["keys"])
+    assert [k["state"] for k in r["key_results"]] == ["present", "present"] and all(k["changes"] == [] for k in r["key_results"])
     assert r["dns_keys"] == first["dns_keys"]
     assert len(keys.calls()) == 2  # the first run's two
     assert snapshot(keys.root) == before
@@ -134,7 +134,7 @@ def test_an_existing_key_is_never_replaced(keys):
     private = keys.root / "my-site.com" / "mail.private"
     private.write_text("THE KEY IN USE\n")
     r = keys(["my-site.com"], bits=4096)  # another key size does not regenerate it either
-    assert not r["changed"] and r["keys"][0]["state"] == "present"
+    assert not r["changed"] and r["key_results"][0]["state"] == "present"
     assert private.read_text() == "THE KEY IN USE\n" and len(keys.calls()) == 1
 
 
@@ -152,7 +152,7 @@ def test_a_stale_record_without_its_key_is_replaced_by_the_new_keys(keys):
     folder.mkdir(mode=0o700)
     (folder / "mail.txt").write_text('mail._domainkey IN TXT ( "v=DKIM1; k=rsa; p=OLD" )\n')
     r = keys(["my-site.com"])
-    assert r["keys"][0]["state"] == "generated"
+    assert r["key_results"][0]["state"] == "generated"
     assert "p=OLD" not in (folder / "mail.txt").read_text() and r["dns_keys"]["my-site.com"]["value"] != "v=DKIM1; k=rsa; p=OLD"
 
 
@@ -164,9 +164,10 @@ def test_wrong_modes_are_fixed_and_shown_in_the_diff(keys):
     (folder / "mail.txt").chmod(0o600)
     r = keys(diff=True)
     assert r["changed"] and r["generated"] == [] and len(keys.calls()) == 2
-    assert r["keys"][0]["changes"] == [f"mode of {folder} 0755 -> 0700", f"mode of {folder}/mail.private 0644 -> 0600",
-                                       f"mode of {folder}/mail.txt 0600 -> 0644"]
-    assert r["keys"][1]["changes"] == []
+    assert r["key_results"][0]["changes"] == [f"mode of {folder} 0755 -> 0700",
+                                              f"mode of {folder}/mail.private 0644 -> 0600",
+                                              f"mode of {folder}/mail.txt 0600 -> 0644"]
+    assert r["key_results"][1]["changes"] == []
     assert mode(folder) == 0o700 and mode(folder / "mail.private") == 0o600 and mode(folder / "mail.txt") == 0o644
     assert f"{folder}/mail.private: 0644 {USER}:{GROUP}" in r["diff"]["before"]
     assert f"{folder}/mail.private: 0600 {USER}:{GROUP}" in r["diff"]["after"]
@@ -177,7 +178,7 @@ def test_check_mode_writes_nothing_and_reports_the_keys_it_would_generate(keys):
     before = snapshot(keys.root)
     r = keys(check=True, diff=True)
     assert r["changed"] and r["generated"] == ["my-site.com", "another-site.com"]
-    assert r["dns_keys"] == {} and [k["value"] for k in r["keys"]] == [None, None]
+    assert r["dns_keys"] == {} and [k["value"] for k in r["key_results"]] == [None, None]
     assert "my-site.com mail: no key" in r["diff"]["before"]
     assert "my-site.com mail: key generated" in r["diff"]["after"]
     assert snapshot(keys.root) == before and keys.calls() == []
@@ -189,7 +190,7 @@ def test_check_mode_reports_a_wrong_mode_without_fixing_it(keys):
     private.chmod(0o640)
     before = snapshot(keys.root)
     r = keys(check=True)
-    assert r["changed"] and r["keys"][0]["changes"] == [f"mode of {private} 0640 -> 0600"]
+    assert r["changed"] and r["key_results"][0]["changes"] == [f"mode of {private} 0640 -> 0600"]
     assert r["dns_keys"]["my-site.com"]["value"].startswith("v=DKIM1")
     assert snapshot(keys.root) == before
 
@@ -217,7 +218,7 @@ def test_generate_false_reads_what_exists_and_reports_the_missing(keys):
     before = snapshot(keys.root)
     r = keys(generate=False, missing_ok=True, user=None, group=None)
     assert not r["changed"] and r["missing"] == ["another-site.com"] and r["generated"] == []
-    assert list(r["dns_keys"]) == ["my-site.com"] and r["keys"][1]["state"] == "missing"
+    assert list(r["dns_keys"]) == ["my-site.com"] and r["key_results"][1]["state"] == "missing"
     assert snapshot(keys.root) == before and len(keys.calls()) == 1  # nothing created, fixed or generated
     r = keys(generate=False, user=None)
     assert r["failed"] and r["msg"] == "no DKIM key record for another-site.com (missing_ok is false)"
@@ -243,7 +244,7 @@ def test_txt_strings_are_joined_into_the_record_value(keys):
     (folder / "mail.txt").write_text(text)
     r = keys(["my-site.com"])
     assert r["dns_keys"]["my-site.com"]["value"] == "v=DKIM1; h=sha256; k=rsa; s=email; p=" + p == mail_dkim_txt(text)
-    assert r["keys"][0]["name"] == "mail._domainkey.my-site.com"
+    assert r["key_results"][0]["name"] == "mail._domainkey.my-site.com"
 
 
 def test_a_txt_without_a_dkim_record_fails_naming_the_domain(keys):
@@ -260,7 +261,7 @@ def test_a_failing_genkey_leaves_no_partial_files_and_names_the_domain(keys):
     r = keys(genkey=failing)
     assert r["failed"] and r["changed"]
     assert r["msg"].startswith("another-site.com: opendkim-genkey failed (rc=1)") and "openssl exited" in r["msg"]
-    assert [k["state"] for k in r["keys"]] == ["generated", "failed"] and list(r["dns_keys"]) == ["my-site.com"]
+    assert [k["state"] for k in r["key_results"]] == ["generated", "failed"] and list(r["dns_keys"]) == ["my-site.com"]
     assert os.listdir(keys.root / "another-site.com") == []  # neither the key nor the temporary directory
     assert sorted(os.listdir(keys.root / "my-site.com")) == ["mail.private", "mail.txt"]
     assert keys()["generated"] == ["another-site.com"]  # the next run with a working genkey makes it
@@ -305,6 +306,6 @@ def test_restricted_false_and_bits_reach_genkey(keys):
 def test_a_missing_parent_is_planned_once_in_check_mode(keys):
     keys.root.rmdir()
     r = keys(check=True, diff=True)
-    assert r["keys"][0]["changes"][0] == f"created directory {keys.root}"
-    assert r["keys"][1]["changes"] == [f"created directory {keys.root}/another-site.com", "key generated"]
+    assert r["key_results"][0]["changes"][0] == f"created directory {keys.root}"
+    assert r["key_results"][1]["changes"] == [f"created directory {keys.root}/another-site.com", "key generated"]
     assert r["diff"]["before"].count(f"{keys.root}: absent") == 1 and not keys.root.exists()
