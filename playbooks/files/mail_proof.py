@@ -2,13 +2,17 @@
 
 Run on a lab host (ansible.builtin.script) with one argument, the role:
   server   on bigboy: the chapter's SMTP conversation, virtusertable and
-           aliases deliveries, relay refused and allowed, greylisting, GTUBE
+           aliases deliveries, relay refused and allowed, greylisting, GTUBE,
+           and system mail submitted with /usr/sbin/sendmail (root, a local
+           user, -f apache)
   fetch    on bigboy, paul's password on stdin: IMAPS and POP3S fetches,
            plaintext login refused, a wrong password refused
   client   on smallfry: a message submitted on smallfry through its own
-           sendmail (SMART_HOST) to marc@my-site.com; its token is printed
-  arrived TOKEN   on bigboy: the client's message is in marc's mailbox, and
-           with which envelope sender and From: header
+           sendmail (SMART_HOST) to marc@my-site.com, and root's system mail
+           (/usr/sbin/sendmail root); their tokens are printed
+  arrived TOKEN [ROOT_TOKEN]   on bigboy: the client's message is in marc's
+           mailbox, and with which envelope sender and From: header; smallfry's
+           root mail reached bigboy's root aliases (marc and webmaster)
 Prints one JSON list of {check, ok, detail}. Only loopback addresses are used;
 no message ever leaves the machine (relay checks stop after RCPT).
 """
@@ -21,6 +25,7 @@ import poplib
 import smtplib
 import socket
 import ssl
+import subprocess
 import sys
 import time
 import uuid
@@ -117,6 +122,43 @@ def server_checks():
     results.append(check("relay allowed from a trusted client (127.0.0.3, smallfry; stopped after RCPT)",
                          code == 250, f"{code} {text}"))
     results += spam_checks()
+    results += system_mail_checks()
+    return results
+
+
+def local_submit(args, tok, subject="cron"):
+    """A local program's mail: printf "Subject: ...\\n\\nhello\\n" | /usr/sbin/sendmail -oi ARGS (the MSP)."""
+    done = subprocess.run(["/usr/sbin/sendmail", "-oi", *args], input=f"Subject: {subject} {tok}\n\nhello {tok}\n",
+                          capture_output=True, text=True, check=False, timeout=120)
+    return done.returncode == 0, (done.stderr or done.stdout).strip()[:80]
+
+
+def header_of(text, name):
+    head = headers_of(text)
+    return next((line.split(":", 1)[1].strip() for line in head.splitlines() if line.lower().startswith(name + ":")), "")
+
+
+def system_mail_checks():
+    """System mail on the server (issue 19): the MSP masquerades senders, never recipients."""
+    results = []
+    tok = token()
+    sent, why = local_submit(["root"], tok)
+    got = [u for u in ("marc", "webmaster") if mailbox_has(u, tok)]
+    results.append(check("system mail: `sendmail root` on bigboy reaches root's aliases (marc, webmaster)",
+                         sent and len(got) == 2, ", ".join(got) or why or "not delivered"))
+    # john1's address is john@my-site.com: john1@my-site.com is refused by the catch-all
+    tok = token()
+    sent, why = local_submit(["john1"], tok)
+    results.append(check("system mail: `sendmail john1` reaches the Linux user john1 (no john1@my-site.com)",
+                         sent and mailbox_has("john1", tok), "/var/mail/john1" if sent else why))
+    tok = token()
+    sent, why = local_submit(["-f", "apache", "root"], tok, subject="cgi")
+    text = mailbox_has("marc", tok)
+    envelope = text.splitlines()[0] if text else ""
+    results.append(check("system mail: `sendmail -f apache root` arrives from mailer@my-site.com (header, envelope)",
+                         sent and text and "mailer@my-site.com" in header_of(text, "from")
+                         and envelope.startswith("From mailer@my-site.com "),
+                         f"{envelope[:45]} / From: {header_of(text, 'from')}" if text else why or "not delivered"))
     return results
 
 
@@ -229,16 +271,29 @@ def client_send():
     r = converse("127.0.0.1", "marc@smallfry.my-site.com", ["marc@my-site.com"],
                  message(tok, "marc@smallfry.my-site.com", "marc@my-site.com"), host="127.0.0.3")
     ok = r["rcpt"][0][0] == 250 and r.get("data", (0,))[0] == 250
-    return [check("smallfry's sendmail accepted a message for marc@my-site.com", ok, tok)]
+    rows = [check("smallfry's sendmail accepted a message for marc@my-site.com", ok, tok)]
+    # root's mail on smallfry (cron, daemons): its alias sends it to root on the SMART_HOST
+    root_tok = token()
+    sent, why = local_submit(["root"], root_tok)
+    rows.append(check("system mail: `sendmail root` on smallfry accepted by its MSP", sent, root_tok if sent else why))
+    return rows
 
 
-def arrived(tok):
+def root_arrived(tok):
+    got = [u for u in ("marc", "webmaster") if mailbox_has(u, tok, timeout=120)]
+    return check("system mail: smallfry's root mail reaches bigboy's root aliases (marc, webmaster)",
+                 len(got) == 2, ", ".join(got) or "not in /var/mail/marc nor /var/mail/webmaster")
+
+
+def arrived(tok, root_tok=None):
+    more = [root_arrived(root_tok)] if root_tok else []
     text = mailbox_has("marc", tok, timeout=120)
     if not text:
-        return [check("smallfry's message delivered to marc on bigboy through SMART_HOST", False, "not in /var/mail/marc")]
+        return [check("smallfry's message delivered to marc on bigboy through SMART_HOST", False,
+                      "not in /var/mail/marc")] + more
     envelope = text.splitlines()[0]
     header = next((line for line in text.splitlines() if line.lower().startswith("from:")), "")
-    return [
+    return more + [
         check("smallfry's message delivered to marc on bigboy through SMART_HOST", True, envelope),
         check("it arrived from smallfry's sendmail (Received: from smallfry)",
               "smallfry" in text.split(tok)[0], "Received header names smallfry"),
@@ -256,7 +311,7 @@ def main():
     elif role == "client":
         out = client_send()
     else:
-        out = arrived(sys.argv[2])
+        out = arrived(*sys.argv[2:4])
     print(json.dumps(out))
 
 

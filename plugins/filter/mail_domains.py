@@ -18,18 +18,28 @@ DOCUMENTATION = r"""
 name: mail_domains
 short_description: Merge the per-domain mail variables into one model
 version_added: 0.1.0
+author: Homelab Mailserver Developers (@homelab-mailserver)
 description:
   - Takes a dictionary of variable name to domain dictionary, normally built from every
     C(mailserver_domain_*) variable a host can see, validates each domain dictionary and
-    merges them into one model used by the sendmail and dovecot roles.
+    merges them, in variable-name order, into one model that the sendmail role writes into its
+    maps and lists (the opendkim and opendmarc roles read the RELAY clients from it).
+  - "A domain dictionary has the keys C(domain) (required), C(local) (default true: the domain and
+    its C(hostnames) go into local-host-names), C(hostnames), C(users) (each with C(name) and the
+    optional C(comment), C(addresses) (local parts), C(shell) and C(password) (a hash)), C(virtual)
+    (local part to target), C(catchall), C(aliases) (name to members), C(relay_from) (access keys
+    that may relay), C(access) (access key to action), C(relay_domain), C(masquerade), C(generics)
+    (booleans, default false) and C(genericstable) (local user to address). Any other key is an error."
   - By convention the variable suffix is the group name and the group_vars file name, so
     C(mailserver_domain_my_site_com) lives in C(group_vars/my_site_com.yml); error messages
     name both.
   - A conflict (the same address mapped twice to different targets, the same alias defined
     twice, the same access key with two actions, ...) fails with a message naming both sources.
+    So does a catch-all that refuses C(postmaster) or a genericstable address the domain's own
+    catch-all refuses.
 options:
   _input:
-    description: Dictionary of variable name to domain dictionary.
+    description: Dictionary of variable name to domain dictionary; null for none.
     type: dict
     required: true
   server:
@@ -38,6 +48,7 @@ options:
         C(access), C(virtusertable), C(genericstable), C(aliases) (dictionaries) and
         C(local_host_names), C(relay_domains), C(generics_domains), C(masquerade_domains)
         (lists). Each is reported in messages as C(sendmail_<key>).
+      - The server's map entries come before the domains' own; its list entries after them.
     type: dict
     default: {}
 """
@@ -57,16 +68,22 @@ _value:
   description: The merged model.
   type: dict
   contains:
-    domains: {description: Domain names in variable-name order., type: list}
-    local_host_names: {description: local-host-names lines., type: list}
-    relay_domains: {description: relay-domains lines., type: list}
-    generics_domains: {description: generics-domains lines., type: list}
-    masquerade_domains: {description: MASQUERADE_DOMAIN arguments., type: list}
-    access: {description: "access entries C({key, value})", type: list}
-    virtusertable: {description: "virtusertable entries C({key, value})", type: list}
-    genericstable: {description: "genericstable entries C({key, value})", type: list}
-    aliases: {description: "aliases C({name, members})", type: list}
-    users: {description: "mail users C({name, comment, shell, password, domains, addresses})", type: list}
+    domains: {description: Domain names (lower-case) in variable-name order., type: list, elements: str}
+    local_host_names: {description: local-host-names lines., type: list, elements: str}
+    relay_domains: {description: relay-domains lines., type: list, elements: str}
+    generics_domains: {description: generics-domains lines., type: list, elements: str}
+    masquerade_domains: {description: MASQUERADE_DOMAIN arguments., type: list, elements: str}
+    unmasqueraded_domains:
+      description: >-
+        Names of the local domains with masquerade false (not in masquerade_domains); the sendmail role
+        renders FEATURE(limited_masquerade) when this is not empty.
+      type: list
+      elements: str
+    access: {description: "access entries C({key, value})", type: list, elements: dict}
+    virtusertable: {description: "virtusertable entries C({key, value})", type: list, elements: dict}
+    genericstable: {description: "genericstable entries C({key, value})", type: list, elements: dict}
+    aliases: {description: "aliases C({name, members})", type: list, elements: dict}
+    users: {description: "mail users C({name, comment, shell, password, domains, addresses})", type: list, elements: dict}
 """
 
 PREFIX = "mailserver_domain_"
@@ -209,6 +226,7 @@ class _Model:
         self.lists = {name: [] for name in _SERVER_LISTS}
         self.users = {}
         self.user_sources = {}
+        self.unmasqueraded = []
 
     def add_list(self, name, values):
         for value in values:
@@ -255,6 +273,7 @@ class _Model:
             "genericstable": self.genericstable.entries(),
             "aliases": [{"name": k, "members": v} for k, v in self.aliases.values.items()],
             "users": list(self.users.values()),
+            "unmasqueraded_domains": [n for n in self.unmasqueraded if n not in self.lists["masquerade_domains"]],
         }
         out.update({name: list(values) for name, values in self.lists.items()})
         return out
@@ -282,6 +301,10 @@ def _add_domain(model, varname, data):
         model.add_list("generics_domains", names)
     if data.get("masquerade", False):
         model.add_list("masquerade_domains", [domain])
+    elif data.get("local", True):
+        # a local domain that keeps its own addresses: MASQUERADE_AS alone would masquerade
+        # every local domain, so the role renders FEATURE(limited_masquerade) when this is not empty
+        model.unmasqueraded.extend(n for n in names if n not in model.unmasqueraded)
 
     for index, user in enumerate(data.get("users", [])):
         model.add_user(varname, domain, user, index)

@@ -17,7 +17,8 @@ description:
     database are not older than their sources; the server refuses to relay for an untrusted loopback
     address; Dovecot reads mail where it is delivered; certificates are not about to expire; the
     expected ports listen; the mail log has no C(SYSERR), C(panic) or C(not qualified) lines; the DNS
-    records the mail domains need (O(dns_records)) are published.
+    records the mail domains need (O(dns_records)) are published; system mail (C(sendmail root), cron)
+    is not sent to an address that a domain catch-all refuses (C(system_mail)).
   - Reads only. The relay probe is an SMTP session that ends with C(RSET) and C(QUIT) after C(RCPT);
     it never sends C(DATA), so no mail is queued even by an open relay.
   - A check that does not apply, or that cannot run here (a command missing, no name server answering), has
@@ -32,7 +33,8 @@ options:
     type: list
     elements: str
     choices: [hosts_fqdn_first, fqdn_qualified, smtp_banner, sendmail_cf_fresh, maps_fresh, aliases_fresh,
-              no_open_relay, dovecot_mail_location, certificate_expiry, listening, mail_log_errors, dns_published]
+              no_open_relay, dovecot_mail_location, certificate_expiry, listening, mail_log_errors, dns_published,
+              system_mail]
   smtp_address:
     description: Address of the SMTP daemon to test.
     type: str
@@ -76,6 +78,12 @@ options:
     elements: path
     default: [/etc/mail/access, /etc/mail/virtusertable, /etc/mail/genericstable, /etc/mail/mailertable,
               /etc/mail/domaintable]
+  submit_cf:
+    description:
+      - The MSP's compiled configuration, which local programs (cron, C(mail), C(sendmail USER)) run; read by
+        C(system_mail) for the domain it qualifies bare recipients with (C($M), the masquerade domain, or C($j)).
+    type: path
+    default: /etc/mail/submit.cf
   aliases_path:
     description:
       - The aliases file; default the first file of C(O AliasFile=) in sendmail.cf, else
@@ -244,6 +252,7 @@ from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map i
 CHECKS = (
     "hosts_fqdn_first", "fqdn_qualified", "smtp_banner", "sendmail_cf_fresh", "maps_fresh", "aliases_fresh",
     "no_open_relay", "dovecot_mail_location", "certificate_expiry", "listening", "mail_log_errors", "dns_published",
+    "system_mail",
 )
 DEFAULT_MAPS = ["/etc/mail/" + m for m in ("access", "virtusertable", "genericstable", "mailertable", "domaintable")]
 MAIL_LOGS = ("/var/log/mail.log", "/var/log/maillog")
@@ -872,6 +881,110 @@ def check_dns_published(records, servers, timeout=15, port=53):
         len(records), ", ".join("%d %s" % (n, k) for k, n in kinds.items()), asked))
 
 
+# ---------------------------------------------------------------- system mail
+def msp_recipient_domain(submit_cf_text, fqdn):
+    """(domain, how) the MSP qualifies a bare recipient (sendmail root) with, from FEATURE(msp)'s last rule.
+
+    msp.m4 qualifies with $M, the masquerade domain, when masquerade_envelope came before it; else with $j.
+    """
+    macros = dict(re.findall(r"^D([A-Za-z])(.*)$", submit_cf_text, re.MULTILINE))
+    rule = re.findall(r"^R\$\*\s+\$#relay\s+\$@\s+\S+\s+\$:\s+\$1\s+<\s*@\s*(\S+)\s*>\s*$",
+                      submit_cf_text, re.MULTILINE)
+    if not rule:
+        return None, "no FEATURE(msp) relay rule"
+    qualifier = rule[-1]
+    if qualifier == "$M" and macros.get("M", "").strip():
+        return macros["M"].strip().lower(), "the masquerade domain ($M): recipients are masqueraded"
+    if qualifier in ("$M", "$j"):
+        return fqdn.rstrip(".").lower(), "this host's name ($j)"
+    return qualifier.lower(), "the MSP's rule"
+
+
+def read_virtusertable(text):
+    """{key (lower case): target} of a virtusertable text."""
+    table = {}
+    for line in (text or "").splitlines():
+        fields = line.split("#", 1)[0].split(None, 1) if not line.lstrip().startswith("#") else []
+        if len(fields) == 2:
+            table.setdefault(fields[0].lower(), fields[1].strip())
+    return table
+
+
+def read_aliases(text):
+    """[(name, [members])] of an aliases text (continuation lines joined)."""
+    entries, current = [], None
+    for line in (text or "").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0] in " \t" and current:
+            current[1].extend(m.strip() for m in line.split(",") if m.strip())
+            continue
+        name, sep, members = line.partition(":")
+        if not sep:
+            continue
+        current = (name.strip().lower(), [m.strip() for m in members.split(",") if m.strip()])
+        entries.append(current)
+    return entries
+
+
+def catchall_refuses(virtusertable, address):
+    """The virtusertable error that ADDRESS meets ("error:nouser User unknown"), or ''."""
+    local, _sep, domain = address.lower().rpartition("@")
+    target = virtusertable.get(address.lower())
+    if target is None:
+        target = virtusertable.get("@" + domain, "")
+    return target if target.lower().startswith("error:") else ""
+
+
+def check_system_mail(fqdn, submit_cf_text, virtusertable_text, aliases_text):
+    """Local mail (sendmail root, cron, mail -s) must not go to an address that a domain catch-all refuses.
+
+    The trap: the MSP qualifies bare recipients with the masquerade domain (recipient masquerading), that
+    domain's virtusertable catch-all refuses unknown users, and a name local mail goes to (an alias such as
+    root, or a bare alias member) has no entry of its own there. Alias members written as addresses that a
+    catch-all refuses bounce whatever the MSP does.
+    """
+    name = "system_mail"
+    if submit_cf_text is None:
+        return result(name, None, "no MSP configuration (submit.cf) to read")
+    virtusertable = read_virtusertable(virtusertable_text)
+    if not any(key.startswith("@") and target.lower().startswith("error:") for key, target in virtusertable.items()):
+        return result(name, True, "no virtusertable catch-all refuses unknown users")
+    domain, how = msp_recipient_domain(submit_cf_text, fqdn)
+    if domain is None:
+        return result(name, None, "submit.cf has %s" % how)
+    aliases = read_aliases(aliases_text)
+    names = ["root", "postmaster"] + [alias for alias, _members in aliases]
+    names += [m.lower() for _alias, members in aliases for m in members
+              if re.match(r"^[A-Za-z0-9_.+-]+$", m)]
+    bounced = []
+    for local in dict.fromkeys(names):
+        refused = catchall_refuses(virtusertable, "%s@%s" % (local, domain))
+        if refused:
+            bounced.append("%s@%s" % (local, domain))
+    members = []
+    for alias, values in aliases:
+        for member in values:
+            if "@" in member and not member.startswith(("|", "/", ":", '"')):
+                refused = catchall_refuses(virtusertable, member.strip("<>"))
+                if refused:
+                    members.append("alias %s: member %s (%s)" % (alias, member, refused))
+    lines = []
+    if bounced:
+        lines.append("sendmail root on this host sends to %s, which the catch-all refuses ('%s'): the MSP qualifies "
+                     "bare recipients with %s. Would bounce: %s" % (
+                         bounced[0], catchall_refuses(virtusertable, bounced[0]), how, ", ".join(bounced[:8])
+                         + (" and %d more" % (len(bounced) - 8) if len(bounced) > 8 else "")))
+        lines.append("fix: masquerade_envelope after FEATURE(msp) (the sendmail role's submit.mc), or a "
+                     "virtusertable entry for each of these names")
+    if members:
+        lines.append("alias members the catch-all refuses: " + "; ".join(members))
+    if lines:
+        return result(name, False, "\n".join(lines))
+    return result(name, True, "bare recipients go to %s (%s); no alias or member meets a refusing catch-all"
+                  % (domain, how.split(":")[0]))
+
+
 # ---------------------------------------------------------------- report
 def summary_table(checks):
     words = {True: "ok", False: "FAIL", None: "-"}
@@ -899,6 +1012,7 @@ def main():
             "sendmail_cf": {"type": "path", "default": "/etc/mail/sendmail.cf"},
             "maps": {"type": "list", "elements": "path", "default": DEFAULT_MAPS},
             "aliases_path": {"type": "path"},
+            "submit_cf": {"type": "path", "default": "/etc/mail/submit.cf"},
             "procmailrc": {"type": "path", "default": "/etc/procmailrc"},
             "mail_log": {"type": "path"},
             "log_lines": {"type": "int", "default": 200},
@@ -948,6 +1062,10 @@ def main():
         "mail_log_errors": lambda: check_mail_log(
             *read_mail_log(p["mail_log"], p["log_lines"], run, tool("journalctl"))),
         "dns_published": lambda: check_dns_published(p["dns_records"], _dns.nameservers(), p["timeout"]),
+        "system_mail": lambda: check_system_mail(
+            p["fqdn"], _read(p["submit_cf"]),
+            _read(next((m for m in p["maps"] if os.path.basename(m) == "virtusertable"), "/etc/mail/virtusertable")),
+            _read(aliases)),
     }
     checks = [runners[name]() for name in (p["checks"] or CHECKS)]
     failed = [c["name"] for c in checks if c["ok"] is False]

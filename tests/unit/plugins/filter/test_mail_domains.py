@@ -96,6 +96,20 @@ def test_chapter_class_files_and_tables(chapter, server):
     ]
 
 
+def test_local_domains_that_keep_their_addresses(chapter, server):
+    """another-site.com says masquerade: false: the sendmail role renders FEATURE(limited_masquerade) for it."""
+    assert mail_domains(chapter, server=server)["unmasqueraded_domains"] == ["another-site.com"]
+    other = {"mailserver_domain_x": {"domain": "x.example", "hostnames": ["mail.x.example"]},
+             "mailserver_domain_y": {"domain": "y.example", "local": False},
+             "mailserver_domain_z": {"domain": "z.example", "masquerade": True}}
+    # the default is not masqueraded; a relayed (non-local) domain is not in $=w and needs nothing
+    assert mail_domains(other)["unmasqueraded_domains"] == ["x.example", "mail.x.example"]
+    # a name that sendmail_masquerade_domains lists is masqueraded after all
+    assert mail_domains(other, server={"masquerade_domains": ["mail.x.example"]})["unmasqueraded_domains"] == [
+        "x.example"]
+    assert mail_domains({})["unmasqueraded_domains"] == []
+
+
 def test_chapter_aliases(chapter, server):
     aliases = {a["name"]: a["members"] for a in mail_domains(chapter, server=server)["aliases"]}
     assert aliases["root"] == ["marc", "webmaster@my-site.com"]

@@ -695,3 +695,97 @@ def test_module_passes_dns_records(capsys, monkeypatch, fake_dns):
     assert code == 1 and out["msg"] == "mail doctor: not OK: dns_published"
     code, out = run_main(capsys, dict(args, dns_records=[{"name": "my-site.com", "type": "CAA", "value": "0 issue x"}]))
     assert code == 1 and "type CAA is not one of" in out["msg"]
+
+
+# ---------------------------------------------------------------- system mail (issue 19)
+GOLDEN_SUBMIT = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "sendmail", "golden", "bigboy-Debian.submit.mc")
+# FEATURE(msp)'s last rule as msp.m4 writes it: $M after masquerade_envelope, else $j
+MSP_RULE = "SLocal_localaddr\nR$+\t\t\t$: $>ParseRecipient $1\nR$* < @ $+ > $*\t\t$#relay $@ ${MTAHost} $: $1 < @ $2 > $3\n"
+MASQUERADING_MSP = "DMmy-site.com\n" + MSP_RULE + "R$*\t\t\t$#relay $@ ${MTAHost} $: $1 < @ $M >\n"
+LOCAL_MSP = "DMmy-site.com\n" + MSP_RULE + "R$*\t\t\t$#relay $@ ${MTAHost} $: $1 < @ $j >\n"
+VIRTUSERTABLE = """# the chapter's, and the example inventory's routes
+marc@my-site.com\tmarc
+webmaster@my-site.com\twebmasters
+postmaster@my-site.com\tpostmaster
+@another-site.com\tmarc
+@my-site.com\terror:nouser User unknown
+"""
+ALIASES = """# Basic system aliases -- these MUST be present.
+mailer-daemon:\tpostmaster
+postmaster:\troot
+# Person who should get root's mail
+root:\t\tmarc,webmaster@my-site.com
+admin-list:\t":include:/home/mailings/admin-list"
+webmasters:\twebmaster
+"""
+
+
+def test_system_mail_finds_recipient_masquerading_into_a_catchall():
+    """The trap of issue 19: the MSP sends `sendmail root` to root@my-site.com, which the catch-all refuses."""
+    check = doctor.check_system_mail(FQDN, MASQUERADING_MSP, VIRTUSERTABLE, ALIASES)
+    assert check["name"] == "system_mail" and check["ok"] is False
+    first = check["detail"].splitlines()[0]
+    assert "sends to root@my-site.com" in first and "error:nouser User unknown" in first
+    assert "masquerade domain ($M)" in first
+    # every local name that would bounce is named; the routed ones are not
+    for address in ("root@my-site.com", "mailer-daemon@my-site.com", "admin-list@my-site.com",
+                    "webmasters@my-site.com"):
+        assert address in first
+    for routed in ("marc@my-site.com", "postmaster@my-site.com", "webmaster@my-site.com"):
+        assert routed not in first.split("Would bounce:")[1]
+
+
+def test_system_mail_ok_when_the_msp_keeps_recipients_on_this_host():
+    check = doctor.check_system_mail(FQDN, LOCAL_MSP, VIRTUSERTABLE, ALIASES)
+    assert check["ok"] is True, check
+    assert "bigboy.my-site.com" in check["detail"]
+
+
+def test_system_mail_names_an_alias_member_the_catchall_refuses():
+    """root: marc,webmaster@my-site.com without webmaster@ in the virtusertable bounces whatever the MSP does."""
+    table = VIRTUSERTABLE.replace("webmaster@my-site.com\twebmasters\n", "")
+    check = doctor.check_system_mail(FQDN, LOCAL_MSP, table, ALIASES)
+    assert check["ok"] is False
+    assert "alias root: member webmaster@my-site.com (error:nouser User unknown)" in check["detail"]
+
+
+@pytest.mark.parametrize(("submit", "table", "ok", "words"), [
+    (None, VIRTUSERTABLE, None, "no MSP configuration"),
+    (MASQUERADING_MSP, VIRTUSERTABLE.replace("@my-site.com\terror:nouser User unknown\n", ""), True, "no virtusertable"),
+    ("DMmy-site.com\n", VIRTUSERTABLE, None, "no FEATURE(msp) relay rule"),
+    # a masquerading MSP whose domain routes root: the other names still bounce
+    (MASQUERADING_MSP, VIRTUSERTABLE + "root@my-site.com\tmarc\n", False, "sends to mailer-daemon@my-site.com"),
+])
+def test_system_mail_undecided_or_clean(submit, table, ok, words):
+    check = doctor.check_system_mail(FQDN, submit, table, ALIASES)
+    assert check["ok"] is ok, check
+    assert words in check["detail"]
+
+
+def test_system_mail_with_the_roles_real_submit_cf(tmp_path):
+    """The golden submit.mc built with the real m4: OK; the same with masquerade_envelope before FEATURE(msp): FAIL."""
+    if not (shutil.which("m4") and os.path.exists("/usr/share/sendmail/cf/m4/cf.m4")):
+        pytest.skip("m4 and sendmail-cf are not installed")
+    with open(GOLDEN_SUBMIT, encoding="utf-8") as handle:
+        golden = handle.read()
+
+    def build(text):
+        source = tmp_path / "submit.mc"
+        source.write_text(text)
+        return subprocess.run(["m4", str(source)], capture_output=True, text=True, check=True).stdout
+
+    assert doctor.check_system_mail(FQDN, build(golden), VIRTUSERTABLE, ALIASES)["ok"] is True
+    trap = golden.replace("define(`_MASQUERADE_ENVELOPE_', `1')dnl\n", "").replace(
+        "FEATURE(`msp'", "FEATURE(`masquerade_envelope')dnl\nFEATURE(`msp'")
+    check = doctor.check_system_mail(FQDN, build(trap), VIRTUSERTABLE, ALIASES)
+    assert check["ok"] is False and "sends to root@my-site.com" in check["detail"]
+
+
+def test_module_runs_system_mail_from_the_files(tmp_path, capsys):
+    submit = write(tmp_path / "submit.cf", MASQUERADING_MSP)
+    virtusertable = write(tmp_path / "virtusertable", VIRTUSERTABLE)
+    aliases = write(tmp_path / "aliases", ALIASES)
+    code, out = run_main(capsys, {"fqdn": FQDN, "checks": ["system_mail"], "submit_cf": submit,
+                                  "maps": [virtusertable], "aliases_path": aliases})
+    assert code == 0 and out["failed_checks"] == ["system_mail"]
+    assert "root@my-site.com" in out["checks"][0]["detail"]

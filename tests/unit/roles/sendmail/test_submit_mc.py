@@ -68,9 +68,27 @@ def test_golden_bigboy_debian_builds_a_masquerading_msp(tmp_path):
     for expected in ("DMmy-site.com", "C{M}my-site.com", "C{M}localhost", "C{M}localhost.localdomain",
                      "Kgenerics hash -o /etc/mail/genericstable.db", "F{G}/etc/mail/generics-domains"):
         assert expected in cf
-    # masquerade_envelope and allmasquerade: the envelope sender and the recipient headers are masqueraded
-    assert any(line.startswith("Mrelay,") and "R=MasqSMTP/MasqRelay" in line for line in cf)
+    # masquerade_envelope: the envelope sender is masqueraded (ruleset MasqEnv calls MasqHdr) ...
+    masq_env = cf.index("SMasqEnv=94")
+    assert cf[masq_env + 1] == "R$+			$@ $>MasqHdr $1"
     assert "R$* < @ *LOCAL* > $*	$: $1 < @ $j . @ $M > $2" in cf
+    # ... and the recipient headers (allmasquerade, as the MTA would after signing), but no envelope
+    # recipient: bare names are qualified with $j, not $M
+    assert any(line.startswith("Mrelay,") and "R=MasqSMTP/MasqRelay," in line for line in cf)
+    local_localaddr = [index for index, line in enumerate(cf) if line == "SLocal_localaddr"][-1]
+    assert cf[local_localaddr + 3] == "R$*			$#relay $@ ${MTAHost} $: $1 < @ $j >"
+    assert not any("< @ $M >" in line for line in cf[local_localaddr:local_localaddr + 4])
+    # root keeps its own address; another-site.com (masquerade: false) is not masqueraded
+    assert "C{E}root" in cf
+    assert not any(line.startswith("R$* < @ $=w . > $*") for line in cf)
+
+
+def test_stock_msp_qualifies_bare_recipients_with_the_masquerade_domain(tmp_path):
+    """Why masquerade_envelope comes after FEATURE(msp): before it, msp.m4 qualifies `sendmail root` as root@$M."""
+    text = golden("bigboy-Debian.submit.mc").replace("define(`_MASQUERADE_ENVELOPE_', `1')dnl\n", "")
+    text = text.replace("FEATURE(`msp'", "FEATURE(`masquerade_envelope')dnl\nFEATURE(`msp'")
+    cf = without_comments(m4_build(tmp_path, text))
+    assert "R$*			$#relay $@ ${MTAHost} $: $1 < @ $M >" in cf
 
 
 def test_golden_bigboy_redhat_builds(tmp_path):
@@ -96,19 +114,46 @@ def test_debian_init_script_recognises_the_msp():
         assert any(check_msp.match(line) for line in render_example(groups, platform, "submit.mc.j2").splitlines())
 
 
-def test_the_msp_rewrites_as_the_mta_does_and_before_the_msp_feature():
-    """The MTA's masquerading and genericstable lines, in its order, all before FEATURE(msp), which defines the
-    mailers (m4 refuses a FEATURE after MAILER)."""
+def test_the_msp_rewrites_senders_as_the_mta_does_and_before_the_msp_feature():
+    """The MTA's sender masquerading and genericstable lines, in its order, all before FEATURE(msp), which defines
+    the mailers (m4 refuses a FEATURE after MAILER); masquerade_envelope right after it."""
     values = role_vars("Debian", dict(MASQUERADING, sendmail_allmasquerade=True,
                                       sendmail_genericstable={"peter": "urgent-message@my-site.com"}), MY_SITE)
     lines = render(values, "submit.mc.j2").splitlines()
     rewriting = ("FEATURE(`genericstable'", "GENERICS_DOMAIN_FILE(", "FEATURE(`masquerade", "FEATURE(`allmasquerade'",
-                 "MASQUERADE_AS(", "MASQUERADE_DOMAIN(", "EXPOSED_USER(")
+                 "MASQUERADE_AS(", "MASQUERADE_DOMAIN(", "EXPOSED_USER(", "FEATURE(`limited_masquerade'")
     mta = [line for line in render(values).splitlines() if line.startswith(rewriting)]
     assert len(mta) == 9
-    assert [line for line in lines if line.startswith(rewriting)] == mta
+    expected = [line for line in mta if line != "FEATURE(`masquerade_envelope')dnl"]
+    assert [line for line in lines if line.startswith(rewriting)] == expected
     msp = lines.index("FEATURE(`msp', `[127.0.0.1]')dnl")
-    assert msp == len(lines) - 1 and all(lines.index(line) < msp for line in mta)
+    assert lines[-1] == "define(`_MASQUERADE_ENVELOPE_', `1')dnl" and msp < len(lines) - 1
+    assert all(lines.index(line) < msp for line in expected)
+
+
+def test_no_envelope_masquerading_without_the_variable():
+    lines = submit(domain_vars=MY_SITE, **dict(MASQUERADING, sendmail_masquerade_envelope=False))
+    assert not any("_MASQUERADE_ENVELOPE_" in line or "masquerade_envelope" in line
+                   for line in lines if not line.startswith("dnl"))
+    assert lines[-1] == "FEATURE(`msp', `[127.0.0.1]')dnl"
+
+
+def test_limited_masquerade_only_when_a_local_domain_keeps_its_addresses():
+    both = dict(MY_SITE, mailserver_domain_another_site_com={"domain": "another-site.com", "masquerade": False})
+    for template in ("submit.mc.j2", "sendmail.mc.j2"):
+        assert "FEATURE(`limited_masquerade')dnl" in render(role_vars("Debian", MASQUERADING, both), template)
+        assert "limited_masquerade" not in render(role_vars("Debian", MASQUERADING, MY_SITE), template)
+        relay_only = dict(MY_SITE, mailserver_domain_x={"domain": "relayed.example", "local": False})
+        assert "limited_masquerade" not in render(role_vars("Debian", MASQUERADING, relay_only), template)
+        # no masquerading at all: nothing to limit
+        assert "limited_masquerade" not in render(role_vars("Debian", {}, both), template)
+
+
+def test_exposed_user_root_by_default():
+    values = role_vars("Debian", {"sendmail_masquerade_as": "my-site.com"}, MY_SITE)
+    assert values["sendmail_exposed_users"] == ["root"]
+    assert "EXPOSED_USER(`root')dnl" in render(values, "submit.mc.j2").splitlines()
+    assert "EXPOSED_USER(`root')dnl" in render(values).splitlines()
 
 
 def test_no_rewriting_without_masquerading_or_genericstable():
