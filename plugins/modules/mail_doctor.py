@@ -982,7 +982,7 @@ def check_system_mail(fqdn, submit_cf_text, virtusertable_text, aliases_text):
     if lines:
         return result(name, False, "\n".join(lines))
     return result(name, True, "bare recipients go to %s (%s); no alias or member meets a refusing catch-all"
-                  % (domain, how.split(":")[0]))
+                  % (domain, how.split(":", maxsplit=1)[0]))
 
 
 # ---------------------------------------------------------------- report

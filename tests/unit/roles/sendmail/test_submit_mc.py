@@ -132,7 +132,7 @@ def test_the_msp_rewrites_senders_as_the_mta_does_and_before_the_msp_feature():
 
 
 def test_no_envelope_masquerading_without_the_variable():
-    lines = submit(domain_vars=MY_SITE, **dict(MASQUERADING, sendmail_masquerade_envelope=False))
+    lines = submit(domain_vars=MY_SITE, **{**MASQUERADING, "sendmail_masquerade_envelope": False})
     assert not any("_MASQUERADE_ENVELOPE_" in line or "masquerade_envelope" in line
                    for line in lines if not line.startswith("dnl"))
     assert lines[-1] == "FEATURE(`msp', `[127.0.0.1]')dnl"
