@@ -6,7 +6,9 @@
 # (tests/plain_host/inventory/hosts.yml lists the adaptation):
 #   plain-host-trixie    Debian 13, apt as a stock Debian installs (recommended packages too)
 #   plain-host-bookworm  Debian 12 with Postfix installed and running on port 25
-# Both are converged in one ansible-playbook run. Then:
+# First, a run with the example's own Dovecot address 192.168.1.100 must stop in
+# site.yml's first play, before any host changes. Both hosts are then converged in
+# one ansible-playbook run. Then:
 #   - the doctor (playbooks/verify.yml) must pass; its DNS check (dns_published)
 #     is skipped (mail_doctor_check_dns=false): the chapter's domains are not ours
 #     to publish records for;
@@ -98,6 +100,23 @@ step "Postfix installed and listening on port 25 of $bookworm"
 
 # per-task times at the end of each log
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=15
+
+# The example's listener address, which these hosts lack (tests/plain_host/unadapted.yml):
+# the run must stop in site.yml's first play, naming it, before any host changes.
+if ansible-playbook -i "$inventory" site.yml -e @tests/plain_host/unadapted.yml >"$logs/unadapted.log" 2>&1; then
+  fail "the run with the example's address 192.168.1.100 did not fail (log: $logs/unadapted.log)"
+fi
+line=$(grep -F "[ERROR]" "$logs/unadapted.log" | grep -F "is not an address of this host" | head -n1 || true)
+for word in "dovecot_listeners.pop3s.address" "192.168.1.100"; do
+  grep -qF "$word" <<<"$line" || fail "the failure does not name '$word' (log: $logs/unadapted.log)"
+done
+! grep -q '^PLAY \[Host name' "$logs/unadapted.log" || fail "a play after the checks ran (log: $logs/unadapted.log)"
+for host in bigboy.trixie bigboy.bookworm; do
+  grep -qE "^$host +: .* changed=0 .* failed=1 " "$logs/unadapted.log" ||
+    fail "$host: the run with 192.168.1.100 changed something or did not fail there (log: $logs/unadapted.log)"
+done
+podman exec "$bookworm" systemctl is-active --quiet postfix || fail "$bookworm: Postfix was touched by the failed run"
+step "the example's 192.168.1.100 stops the run in its first play, nothing changed"
 if ! ansible-playbook -i "$inventory" site.yml >"$logs/converge.log" 2>&1; then
   tail -n 60 "$logs/converge.log"
   fail "the first site.yml run failed (log: $logs/converge.log)"
