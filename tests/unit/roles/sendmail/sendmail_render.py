@@ -12,6 +12,7 @@ import os
 import pathlib
 
 import jinja2
+import jinja2.nativetypes
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
@@ -54,7 +55,16 @@ def role_vars(platform="Debian", overrides=None, domain_vars=None):
         "masquerade_domains": values["sendmail_masquerade_domains"],
     }
     values["__sendmail_model"] = MAIL_DOMAINS.mail_domains(domain_vars or {}, server=server)
+    # The wiring merge of vars/main.yml (plain Jinja, no Ansible filters), evaluated as Ansible would.
+    native = jinja2.nativetypes.NativeEnvironment()
+    for key in WIRED:
+        values[key] = native.from_string(values[key]).render(values)
     return values
+
+
+# vars/main.yml values that merge sendmail_dependent_* with the inventory's values.
+WIRED = ("__sendmail_milters", "__sendmail_procmail_recipes", "__sendmail_mc_raw_features",
+         "__sendmail_local_mailbox", "__sendmail_wants_procmail", "__sendmail_smrsh_programs")
 
 
 def example_host_vars(groups):
