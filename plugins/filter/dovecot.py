@@ -9,16 +9,21 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
 # Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
 # homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
-# Mozilla's "intermediate" TLS configuration (ciphers for TLS 1.2; TLS 1.3 suites are OpenSSL's).
-MOZILLA_INTERMEDIATE = (
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+# The role's variables the filters read: the role passes every one (vars/main.yml __dovecot_settings); their
+# defaults live only in roles/dovecot/defaults/main.yml (the filter has no fallbacks of its own).
+REQUIRED = (
+    "dovecot_protocols", "dovecot_listen", "dovecot_listeners", "dovecot_ssl_required", "dovecot_ssl_min_protocol",
+    "dovecot_ssl_cipher_list", "dovecot_allow_plaintext_auth", "dovecot_auth_mechanisms", "dovecot_login_trusted_networks",
+    "dovecot_mailbox_format", "dovecot_auth_verbose", "dovecot_auth_debug", "dovecot_mail_debug", "dovecot_verbose_ssl",
+    "dovecot_log_path", "dovecot_settings", "dovecot_extra_config", "ssl_cert", "ssl_key",
 )
+VALID_ADDRESS = "an IP address, a host name, * or ::"
+VALID_CIPHER_LIST = "one OpenSSL cipher string without spaces (e.g. ECDHE-RSA-AES128-GCM-SHA256:...)"
 
 # The chapter's two mail_location lines (2.3 syntax), one per mailbox format.
 MAIL_LOCATIONS = {
@@ -76,9 +81,6 @@ _OWNED = {
     "dovecot_storage_version": "the role (it follows the installed version)",
 }
 
-_SETTING_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-_MECH_RE = re.compile(r"^[A-Za-z0-9-]+$")
 _SUBJECT_KEYS = ("C", "ST", "L", "O", "OU", "CN", "emailAddress")
 _ORIGIN_RE = re.compile(r"^\s*# from: (.+)$")
 
@@ -98,10 +100,6 @@ def _yes(value):
     return "yes" if value else "no"
 
 
-def _is_str(value):
-    return isinstance(value, str) and not isinstance(value, bool)
-
-
 def _addresses(name, value, errors, host_addresses=None):
     """A list of listen addresses from a string or a list; problems go to errors.
 
@@ -114,26 +112,24 @@ def _addresses(name, value, errors, host_addresses=None):
     items = value if isinstance(value, list) else [value]
     out = []
     for item in items:
-        if not _is_str(item) or not item.strip():
-            errors.append(f"{name}: '{item}' is not an address (use an IP address, a host name, * or ::)")
+        if not V.is_str(item) or not item.strip():
+            errors.add(name, item, VALID_ADDRESS)
             continue
         for part in re.split(r"[\s,]+", item.strip()):
             if part in ("*", "::"):
                 out.append(part)
                 continue
-            try:
-                address = ipaddress.ip_address(part.strip("[]"))
-            except ValueError:
-                if not _HOST_RE.match(part):
-                    errors.append(f"{name}: '{part}' is not an address (use an IP address, a host name, * or ::)")
-                    continue
-            else:
+            bare = part[1:-1] if part.startswith("[") and part.endswith("]") else part
+            if V.is_ip_address(bare):
+                address = ipaddress.ip_address(bare)
                 if host_addresses is not None and not address.is_loopback and str(address) not in host_addresses:
-                    errors.append(
-                        f"{name}: {part} is not an address of this host, so Dovecot could not listen there "
-                        "(a reload would stop it); the host has " + (", ".join(host_addresses) or "no address besides loopback")
-                    )
+                    errors.add(name, part, (
+                        "an address of this host: Dovecot could not listen there (a reload would stop it); the host has "
+                        + (", ".join(host_addresses) or "no address besides loopback")))
                     continue
+            elif not V.is_hostname(part) or part.endswith("."):
+                errors.add(name, part, VALID_ADDRESS)
+                continue
             out.append(part)
     return out
 
@@ -141,12 +137,8 @@ def _addresses(name, value, errors, host_addresses=None):
 def _networks(name, value, errors):
     out = []
     for item in value or []:
-        try:
-            ipaddress.ip_network(str(item), strict=False)
-        except ValueError:
-            errors.append(f"{name}: '{item}' is not a network (use e.g. 192.168.1.0/24 or 127.0.0.1)")
-            continue
-        out.append(str(item))
+        if errors.check(V.check_ip_network, item, name):
+            out.append(item)
     return out
 
 
@@ -164,80 +156,84 @@ def _mapping(data, name, what, errors):
     value = data.get(name) or {}
     if isinstance(value, dict):
         return value
-    errors.append(f"{name}: give a dictionary of {what}")
+    errors.add(name, value, f"a dictionary of {what}")
     return {}
 
 
 def check(data):
     """Return the list of problems with the role's variables (empty when they can be rendered)."""
-    errors = []
-    protocols = data.get("dovecot_protocols", list(PROTOCOLS))
+    errors = V.Problems()
+    for name in REQUIRED:
+        if name not in data:
+            errors.add(name, None, "required: the dovecot role passes it (its default is in roles/dovecot/defaults/main.yml)")
+    if errors:
+        return list(errors)
+    protocols = data["dovecot_protocols"]
     if not isinstance(protocols, list) or not protocols:
-        errors.append("dovecot_protocols: give a non-empty list of imap and/or pop3")
+        errors.add("dovecot_protocols", protocols, "a non-empty list of imap and/or pop3")
         protocols = []
     for proto in protocols:
         if proto not in PROTOCOLS:
-            errors.append(f"dovecot_protocols: '{proto}' is not a protocol this role serves (imap, pop3)")
+            errors.add("dovecot_protocols", proto, "a protocol this role serves: imap or pop3")
     host_addresses = data.get("host_addresses")
     if host_addresses is not None:
         host_addresses = [str(a).split("%", maxsplit=1)[0] for a in host_addresses]
-    _addresses("dovecot_listen", data.get("dovecot_listen"), errors, host_addresses)
+    _addresses("dovecot_listen", data["dovecot_listen"], errors, host_addresses)
 
     listeners = _mapping(data, "dovecot_listeners", "listener name (imap, imaps, pop3, pop3s) to {port, address}", errors)
     for lname, spec in listeners.items():
         where = f"dovecot_listeners.{lname}"
         if lname not in LISTENERS:
-            errors.append(f"{where}: unknown listener; the listeners are imap, imaps, pop3 and pop3s")
+            errors.add(where, lname, "a known listener: imap, imaps, pop3 or pop3s")
             continue
         if not isinstance(spec, dict):
-            errors.append(f"{where}: give a dictionary {{port, address}}, got {type(spec).__name__}")
+            errors.add(where, spec, "a dictionary {port, address}")
             continue
-        unknown = sorted(set(spec) - {"port", "address"})
-        if unknown:
-            errors.append(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: port, address")
+        for key in sorted(set(spec) - {"port", "address"}):
+            errors.add(where + " key", key, "one of the keys allowed: port, address")
         port = spec.get("port")
-        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
-            errors.append(f"{where}.port: '{port}' is not a TCP port (0-65535; 0 disables the listener)")
+        if port is not None:
+            errors.check(lambda v, w: V.check_port(v, w) and V.problem(w, v, V.VALID_PORT + " (0 disables the listener)"),
+                         port, where + ".port")
         _addresses(where + ".address", spec.get("address"), errors, host_addresses)
         proto = LISTENERS[lname][0]
         if proto not in protocols and port != 0:
-            errors.append(f"{where}: {proto} is not in dovecot_protocols; add it there or set port: 0")
+            errors.add(where, spec, f"a listener of a served protocol: {proto} is not in dovecot_protocols; add it there "
+                       "or set port: 0")
 
-    if data.get("dovecot_mailbox_format", "mbox") not in MAIL_LOCATIONS:
-        errors.append("dovecot_mailbox_format: '{}' is not mbox or maildir".format(data.get("dovecot_mailbox_format")))
-    if data.get("dovecot_ssl_min_protocol", "TLSv1.2") not in TLS_VERSIONS:
-        errors.append("dovecot_ssl_min_protocol: '{}' is not one of {}".format(data.get("dovecot_ssl_min_protocol"), ", ".join(TLS_VERSIONS)))
-    ciphers = data.get("dovecot_ssl_cipher_list", MOZILLA_INTERMEDIATE)
-    if not _is_str(ciphers) or not ciphers.strip() or any(c.isspace() for c in ciphers.strip()):
-        errors.append("dovecot_ssl_cipher_list: give one OpenSSL cipher string without spaces (e.g. ECDHE-RSA-AES128-GCM-SHA256:...)")
+    if data["dovecot_mailbox_format"] not in MAIL_LOCATIONS:
+        errors.add("dovecot_mailbox_format", data["dovecot_mailbox_format"], "mbox or maildir")
+    if data["dovecot_ssl_min_protocol"] not in TLS_VERSIONS:
+        errors.add("dovecot_ssl_min_protocol", data["dovecot_ssl_min_protocol"], "one of " + ", ".join(TLS_VERSIONS))
+    ciphers = data["dovecot_ssl_cipher_list"]
+    if not V.one_line(ciphers) or any(c.isspace() for c in ciphers.strip()):
+        errors.add("dovecot_ssl_cipher_list", ciphers, VALID_CIPHER_LIST)
     for key in ("ssl_cert", "ssl_key"):
-        path = data.get(key)
-        if not _is_str(path) or not path.startswith("/"):
-            errors.append(f"dovecot_{key}: '{path}' is not an absolute path")
-    for mech in data.get("dovecot_auth_mechanisms", ["plain"]) or []:
-        if not _is_str(mech) or not _MECH_RE.match(mech):
-            errors.append(f"dovecot_auth_mechanisms: '{mech}' is not a SASL mechanism name (plain, login, ...)")
-    if not data.get("dovecot_auth_mechanisms", ["plain"]):
-        errors.append("dovecot_auth_mechanisms: give at least one mechanism (plain)")
-    _networks("dovecot_login_trusted_networks", data.get("dovecot_login_trusted_networks"), errors)
-    log_path = data.get("dovecot_log_path", "syslog")
-    if not _is_str(log_path) or not (log_path == "syslog" or log_path.startswith("/")):
-        errors.append(f"dovecot_log_path: '{log_path}' is neither syslog nor an absolute path")
+        errors.check(V.check_abs_path, data[key], f"dovecot_{key}")
+    mechanisms = data["dovecot_auth_mechanisms"]
+    if not isinstance(mechanisms, list) or not mechanisms:
+        errors.add("dovecot_auth_mechanisms", mechanisms, "a list of at least one SASL mechanism (plain, login, ...)")
+    else:
+        for mech in mechanisms:
+            errors.check(V.check_sasl_mechanism, mech, "dovecot_auth_mechanisms")
+    _networks("dovecot_login_trusted_networks", data["dovecot_login_trusted_networks"], errors)
+    log_path = data["dovecot_log_path"]
+    if log_path != "syslog" and not V.is_abs_path(log_path):
+        errors.add("dovecot_log_path", log_path, "syslog or " + V.VALID_ABS_PATH)
 
     for name, value in _mapping(data, "dovecot_settings", "setting name to value", errors).items():
         where = f"dovecot_settings.{name}"
-        if not _is_str(name) or not _SETTING_RE.match(name):
-            errors.append(f"{where}: not a Dovecot setting name (lower case letters, digits and _)")
+        if not V.is_dovecot_setting(name):
+            errors.add("dovecot_settings", name, V.VALID_DOVECOT_SETTING)
         elif name in _OWNED:
-            errors.append(f"{where}: the role renders {name} itself; set {_OWNED[name]} instead")
+            errors.add("dovecot_settings", name, f"a setting the role does not render itself; set {_OWNED[name]} instead")
         if isinstance(value, dict) or value is None:
-            errors.append(f"{where}: give a string, number, boolean or list, got {type(value).__name__}")
-        elif "\n" in _value(value):
-            errors.append(f"{where}: the value must be one line (blocks go into dovecot_extra_config)")
-    extra = data.get("dovecot_extra_config", "")
-    if not _is_str(extra):
-        errors.append("dovecot_extra_config: give the raw configuration text as one string")
-    return errors
+            errors.add(where, value, f"a string, number, boolean or list, not {type(value).__name__}")
+        elif not V.one_line(_value(value)) and _value(value) != "":
+            errors.add(where, value, "one line (blocks go into dovecot_extra_config)")
+    if not V.is_str(data["dovecot_extra_config"]):
+        errors.add("dovecot_extra_config", data["dovecot_extra_config"], "the raw configuration text as one string")
+    return list(errors)
 
 
 def _listener_block(lname, spec, syntax, lines, listener_origin):
@@ -245,7 +241,7 @@ def _listener_block(lname, spec, syntax, lines, listener_origin):
     joiner = " " if syntax == "2.4" else ", "
     lines.append(f"  # from: {listener_origin}.{lname}")
     lines.append(f"  inet_listener {lname} {{")
-    addresses = _addresses("", spec.get("address"), [])
+    addresses = _addresses("", spec.get("address"), V.Problems())
     if addresses:
         lines.append(f"    {address_key} = {joiner.join(addresses)}")
     if spec.get("port") is not None:
@@ -275,15 +271,15 @@ def dovecot_config(data, version):
         setting("the role (Dovecot 2.4 syntax)", "dovecot_config_version", "2.4.0")
         setting("the role (Dovecot 2.4 syntax)", "dovecot_storage_version", "2.4.0")
 
-    protocols = data.get("dovecot_protocols", list(PROTOCOLS))
+    protocols = data["dovecot_protocols"]
     setting("dovecot_protocols", "protocols", " ".join(protocols))
-    listen = _addresses("", data.get("dovecot_listen"), [])
+    listen = _addresses("", data["dovecot_listen"], V.Problems())
     if listen:
         setting("dovecot_listen", "listen", (" " if new else ", ").join(listen))
 
     out.append("")
     out.append("# TLS (the chapter: \"Required to make POPS / IMAPS to work with certificates\")")
-    setting("dovecot_ssl_required", "ssl", "required" if data.get("dovecot_ssl_required") else "yes")
+    setting("dovecot_ssl_required", "ssl", "required" if data["dovecot_ssl_required"] else "yes")
     if new:
         setting("dovecot_ssl_cert", "ssl_server_cert_file", data["ssl_cert"])
         setting("dovecot_ssl_key", "ssl_server_key_file", data["ssl_key"])
@@ -294,8 +290,8 @@ def dovecot_config(data, version):
         setting("dovecot_ssl_key", "ssl_key", "<" + data["ssl_key"])
         if data.get("ssl_dh"):
             setting("the platform's DH parameters", "ssl_dh", "<" + data["ssl_dh"])
-    setting("dovecot_ssl_min_protocol", "ssl_min_protocol", data.get("dovecot_ssl_min_protocol", "TLSv1.2"))
-    setting("dovecot_ssl_cipher_list", "ssl_cipher_list", data.get("dovecot_ssl_cipher_list", MOZILLA_INTERMEDIATE).strip())
+    setting("dovecot_ssl_min_protocol", "ssl_min_protocol", data["dovecot_ssl_min_protocol"])
+    setting("dovecot_ssl_cipher_list", "ssl_cipher_list", data["dovecot_ssl_cipher_list"].strip())
     # Mozilla's intermediate profile lets the client pick among the (all strong) ciphers.
     if new:
         setting("dovecot_ssl_cipher_list (Mozilla intermediate: the client chooses)", "ssl_server_prefer_ciphers", "client")
@@ -304,15 +300,15 @@ def dovecot_config(data, version):
 
     out.append("")
     out.append("# Authentication: the Linux accounts (PAM, /etc/passwd)")
-    plaintext = bool(data.get("dovecot_allow_plaintext_auth"))
-    if plaintext and not data.get("dovecot_ssl_required"):
+    plaintext = bool(data["dovecot_allow_plaintext_auth"])
+    if plaintext and not data["dovecot_ssl_required"]:
         Display().warning(PLAINTEXT_WARNING)
     if new:
         setting("dovecot_allow_plaintext_auth", "auth_allow_cleartext", _yes(plaintext))
     else:
         setting("dovecot_allow_plaintext_auth", "disable_plaintext_auth", _yes(not plaintext))
-    setting("dovecot_auth_mechanisms", "auth_mechanisms", " ".join(data.get("dovecot_auth_mechanisms", ["plain"])))
-    trusted = _networks("", data.get("dovecot_login_trusted_networks"), [])
+    setting("dovecot_auth_mechanisms", "auth_mechanisms", " ".join(data["dovecot_auth_mechanisms"]))
+    trusted = _networks("", data["dovecot_login_trusted_networks"], V.Problems())
     if trusted:
         setting("dovecot_login_trusted_networks", "login_trusted_networks", " ".join(trusted))
     if new:
@@ -321,7 +317,7 @@ def dovecot_config(data, version):
         out += ["passdb {", "  driver = pam", "}", "userdb {", "  driver = passwd", "}"]
 
     out.append("")
-    mailbox = data.get("dovecot_mailbox_format", "mbox")
+    mailbox = data["dovecot_mailbox_format"]
     out.append(f"# Mailboxes: where sendmail delivers ({mailbox}); the chapter's mail_location = {MAIL_LOCATIONS[mailbox]}")
     if new:
         for name, value in MAIL_LOCATIONS_24[mailbox].items():
@@ -338,15 +334,15 @@ def dovecot_config(data, version):
 
     out.append("")
     out.append("# Logging (the chapter's \"Always Start with Logging\"); syslog facility mail")
-    setting("dovecot_log_path", "log_path", data.get("dovecot_log_path", "syslog"))
-    setting("dovecot_auth_verbose", "auth_verbose", _yes(data.get("dovecot_auth_verbose")))
-    setting("dovecot_auth_debug", "auth_debug", _yes(data.get("dovecot_auth_debug")))
-    setting("dovecot_mail_debug", "mail_debug", _yes(data.get("dovecot_mail_debug")))
+    setting("dovecot_log_path", "log_path", data["dovecot_log_path"])
+    setting("dovecot_auth_verbose", "auth_verbose", _yes(data["dovecot_auth_verbose"]))
+    setting("dovecot_auth_debug", "auth_debug", _yes(data["dovecot_auth_debug"]))
+    setting("dovecot_mail_debug", "mail_debug", _yes(data["dovecot_mail_debug"]))
     if new:
-        if data.get("dovecot_verbose_ssl"):
+        if data["dovecot_verbose_ssl"]:
             setting("dovecot_verbose_ssl (2.4 has no verbose_ssl: debug logging of the ssl category)", "log_debug", "category=ssl")
     else:
-        setting("dovecot_verbose_ssl", "verbose_ssl", _yes(data.get("dovecot_verbose_ssl")))
+        setting("dovecot_verbose_ssl", "verbose_ssl", _yes(data["dovecot_verbose_ssl"]))
 
     settings = data.get("dovecot_settings") or {}
     if settings:
@@ -401,7 +397,7 @@ def dovecot_mail_location(value):
     (mail_driver, mail_path, mail_inbox_path: what `doveconf mail_driver mail_path mail_inbox_path`
     shows) so that a check can compare one string on either version.
     """
-    if _is_str(value):
+    if V.is_str(value):
         if value in MAIL_LOCATIONS:
             return MAIL_LOCATIONS[value]
         return value.strip()

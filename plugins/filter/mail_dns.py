@@ -5,16 +5,13 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
 # Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
 # homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
-_SELECTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 DMARC_POLICIES = ("none", "quarantine", "reject")
 
 
@@ -23,13 +20,14 @@ def _fail(text):
 
 
 def _fqdn(name, what):
-    if not isinstance(name, str) or not name.strip(".") or len(name) > 253:
-        _fail(f"{what} must be a domain name, got {name!r}")
-    labels = name.rstrip(".").lower().split(".")
-    for label in labels:
-        if not _LABEL.match(label):
-            _fail(f"{what} {name!r}: label {label!r} is not 1-63 letters, digits, '-' or '_'")
-    return ".".join(labels) + "."
+    """NAME as an absolute, lower-case domain name; a problem names WHAT."""
+    _require(V.check_domain(name, what))
+    return name.rstrip(".").lower() + "."
+
+
+def _require(message):
+    if message:
+        _fail(message)
 
 
 def txt_strings(value):
@@ -61,28 +59,26 @@ def mail_dns_records(domains, server, addresses=None, dkim=None, mx_priority=10,
                      dmarc_policy="none", dmarc_rua="postmaster", ttl=3600):
     """Return the records to publish (see mail_dns_records.yml)."""
     if not isinstance(domains, (list, tuple)):
-        _fail(f"mail_dns_records: input must be a list of domain names, got {type(domains).__name__}")
+        _fail(V.problem("mail_dns_records: input", domains, "a list of domain names"))
     server = _fqdn(server, "mail_dns_records: server")
     dkim = dkim or {}
     if not isinstance(dkim, dict):
-        _fail("mail_dns_records: dkim must be a dictionary of domain to {selector, value}")
+        _fail(V.problem("mail_dns_records: dkim", dkim, "a dictionary of domain to {selector, value}"))
     if spf_all not in ("-all", "~all", "?all"):
-        _fail(f"mail_dns_records: spf_all must be -all, ~all or ?all, got {spf_all!r}")
+        _fail(V.problem("mail_dns_records: spf_all", spf_all, "-all, ~all or ?all"))
     if dmarc_policy not in DMARC_POLICIES:
-        _fail("mail_dns_records: dmarc_policy must be one of {}, got {!r}".format(", ".join(DMARC_POLICIES), dmarc_policy))
+        _fail(V.problem("mail_dns_records: dmarc_policy", dmarc_policy, "one of " + ", ".join(DMARC_POLICIES)))
     if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
-        _fail(f"mail_dns_records: ttl must be a non-negative integer, got {ttl!r}")
+        _fail(V.problem("mail_dns_records: ttl", ttl, "a non-negative integer"))
     if not isinstance(mx_priority, int) or isinstance(mx_priority, bool) or not 0 <= mx_priority <= 65535:
-        _fail(f"mail_dns_records: mx_priority must be 0-65535, got {mx_priority!r}")
+        _fail(V.problem("mail_dns_records: mx_priority", mx_priority, "an integer 0-65535"))
     ips = []
-    for address in addresses or []:
-        try:
-            ips.append(ipaddress.ip_address(str(address)))
-        except ValueError:
-            _fail(f"mail_dns_records: {address!r} in addresses is not an IPv4 or IPv6 address")
+    for index, address in enumerate(addresses or []):
+        _require(V.check_ip_address(address, f"mail_dns_records: addresses[{index}]"))
+        ips.append(ipaddress.ip_address(address))
     unknown = sorted(set(dkim) - {str(d).rstrip(".").lower() for d in domains})
     if unknown:
-        _fail("mail_dns_records: dkim has keys for {} which are not among the domains".format(", ".join(unknown)))
+        _fail(V.problem("mail_dns_records: dkim", unknown, "keys among the domains (these are not among the domains)"))
 
     spf = ["v=spf1", "mx"]
     spf += [("ip4:" if ip.version == 4 else "ip6:") + str(ip) for ip in ips]
@@ -92,20 +88,20 @@ def mail_dns_records(domains, server, addresses=None, dkim=None, mx_priority=10,
     for domain in domains:
         zone = _fqdn(domain, "mail_dns_records: domain")
         if zone in seen:
-            _fail(f"mail_dns_records: domain {domain!r} is listed twice")
+            _fail(V.problem("mail_dns_records: domains", domain, "a domain listed once (it is listed twice)"))
         seen.add(zone)
         records.append(_record(zone, zone, "MX", ttl, f"{mx_priority} {server}"))
         records.append(_record(zone, zone, "TXT", ttl, " ".join(spf)))
         key = dkim.get(zone.rstrip("."))
         if key is not None:
+            where = f"mail_dns_records: dkim[{domain!r}]"
             if not isinstance(key, dict) or not key.get("selector") or not key.get("value"):
-                _fail(f"mail_dns_records: dkim[{domain!r}] needs a selector and a value")
+                _fail(V.problem(where, key, "a dictionary with a selector and a value"))
             selector = str(key["selector"])
-            if not _SELECTOR.match(selector):
-                _fail(f"mail_dns_records: dkim[{domain!r}] selector {selector!r} is not a DNS label sequence")
+            _require(V.check_dkim_selector(selector, where + ".selector"))
             value = str(key["value"])
-            if not value.startswith("v=DKIM1") or "p=" not in value:
-                _fail(f"mail_dns_records: dkim[{domain!r}] value must be a DKIM key record (v=DKIM1; ... p=...)")
+            if not V.is_dkim_record(value):
+                _fail(V.problem(where + ".value", value, "a DKIM key record (v=DKIM1; ... p=...)"))
             records.append(_record(zone, f"{selector}._domainkey.{zone}", "TXT", ttl, value))
         dmarc = f"v=DMARC1; p={dmarc_policy}"
         if dmarc_rua:
@@ -128,7 +124,7 @@ def _rdata(record):
 def mail_dns_zone(records, header="Records to publish for the mail domains (homelab.mailserver)"):
     """Render records as zone-file text, grouped by zone, with absolute names."""
     if not isinstance(records, (list, tuple)):
-        _fail("mail_dns_zone: input must be the list mail_dns_records returns")
+        _fail(V.problem("mail_dns_zone: input", records, "the list mail_dns_records returns"))
     lines = [f"; {header}"] if header else []
     zones = []
     for record in records:
@@ -144,28 +140,14 @@ def mail_dns_zone(records, header="Records to publish for the mail domains (home
 
 def mail_dkim_txt(text):
     """The TXT value of an opendkim-genkey .txt file: its quoted strings joined."""
-    if not isinstance(text, str):
-        _fail("mail_dkim_txt: input must be the text of an opendkim-genkey .txt file")
-    inside = text.split("(", 1)[1].rsplit(")", 1)[0] if "(" in text else text
-    value = "".join(part.replace('\\"', '"').replace("\\\\", "\\") for part in _QUOTED.findall(inside))
-    value = re.sub(r"\s+", " ", value).strip()
-    if not value.startswith("v=DKIM1") or "p=" not in value:
-        _fail(f"mail_dkim_txt: no DKIM key record (v=DKIM1; ... p=...) in {text[:200]!r}")
+    value = V.dkim_txt_value(text)
+    if value is None:
+        _fail(V.problem("mail_dkim_txt: input", text[:200] if isinstance(text, str) else text,
+                        "the text of an opendkim-genkey .txt file: it holds no DKIM key record (v=DKIM1; ... p=...)"))
     return value
 
 
-def mail_local_domains(domain_vars):
-    """Local domain names of the mailserver_domain_* variables, in variable-name order."""
-    if not isinstance(domain_vars, dict):
-        _fail("mail_local_domains: input must be a dictionary of variable name to domain dictionary")
-    out = []
-    for varname in sorted(domain_vars):
-        data = domain_vars[varname]
-        if not isinstance(data, dict) or not isinstance(data.get("domain"), str):
-            _fail(f"mail_local_domains: {varname} needs a 'domain' string")
-        if data.get("local", True) and data["domain"] not in out:
-            out.append(data["domain"])
-    return out
+VALID_PEER = "an address, a network or a host name (sendmail access key forms)"
 
 
 def mail_peer_list(keys):
@@ -180,10 +162,9 @@ def mail_peer_list(keys):
         if key.lower().startswith(("connect:", "from:", "to:")):
             key = key.split(":", 1)[1]
         entries = []
-        if re.match(r"^\d{1,3}(\.\d{1,3}){0,3}$", key):
+        if key[:1].isdigit() and key.replace(".", "").isdigit():
+            _require(V.check_ipv4_prefix(key, "mail_peer_list"))
             parts = key.split(".")
-            if any(int(p) > 255 for p in parts):
-                _fail(f"mail_peer_list: {key!r} is not an IPv4 address or prefix")
             entries = [key] if len(parts) == 4 else [".".join(parts + ["0"] * (4 - len(parts))) + "/%d" % (8 * len(parts))]
         elif key.lower().startswith("ipv6:"):
             entries = [key[5:]]
@@ -191,11 +172,11 @@ def mail_peer_list(keys):
             try:
                 entries = [str(ipaddress.ip_network(key, strict=False))]
             except ValueError:
-                _fail(f"mail_peer_list: {key!r} is not an address, network or host name")
-        elif key and "@" not in key:
+                _fail(V.problem("mail_peer_list", key, VALID_PEER))
+        elif V.is_domain(key) and not key.endswith("."):
             entries = [key.lower(), "." + key.lower()] if "." in key else [key.lower()]
         else:
-            _fail(f"mail_peer_list: {key!r} is not an address, network or host name")
+            _fail(V.problem("mail_peer_list", key, VALID_PEER))
         for entry in entries:
             if entry not in out:
                 out.append(entry)
@@ -206,18 +187,16 @@ def mail_dkim_keys(domains, selector="mail", selectors=None, key_dir="/etc/dkimk
     """One C({domain, selector, dir, private, txt}) per domain: where opendkim-genkey puts its key."""
     selectors = selectors or {}
     if not isinstance(selectors, dict):
-        _fail("mail_dkim_keys: the per-domain selectors must be a dictionary of domain to selector")
+        _fail(V.problem("mail_dkim_keys: selectors", selectors, "a dictionary of domain to selector"))
     unknown = sorted(set(selectors) - set(domains or []))
     if unknown:
-        _fail("mail_dkim_keys: selectors are given for {} which are not signing domains".format(", ".join(unknown)))
-    if not isinstance(key_dir, str) or not key_dir.startswith("/"):
-        _fail(f"mail_dkim_keys: the key directory must be an absolute path, got {key_dir!r}")
+        _fail(V.problem("mail_dkim_keys: selectors", unknown, "keys that are signing domains (these are not signing domains)"))
+    _require(V.check_abs_path(key_dir, "mail_dkim_keys: key directory"))
     out = []
     for domain in domains or []:
         name = _fqdn(domain, "mail_dkim_keys: domain").rstrip(".")
         chosen = str(selectors.get(domain, selector))
-        if not _SELECTOR.match(chosen) or ".." in chosen:
-            _fail(f"mail_dkim_keys: selector {chosen!r} of {domain} is not a DNS label sequence")
+        _require(V.check_dkim_selector(chosen, f"mail_dkim_keys: selector of {domain}"))
         folder = f"{key_dir.rstrip('/')}/{name}"
         out.append({"domain": name, "selector": chosen, "dir": folder,
                     "private": f"{folder}/{chosen}.private", "txt": f"{folder}/{chosen}.txt"})
@@ -233,6 +212,5 @@ class FilterModule:
             "mail_dns_zone": mail_dns_zone,
             "mail_dkim_txt": mail_dkim_txt,
             "mail_dkim_keys": mail_dkim_keys,
-            "mail_local_domains": mail_local_domains,
             "mail_peer_list": mail_peer_list,
         }

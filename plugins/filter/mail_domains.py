@@ -4,15 +4,9 @@
 
 from __future__ import annotations
 
-import re
-
 from ansible.errors import AnsibleFilterError
-from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_validate import (
-    access_key as _access_key_problem,
-)
-from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_validate import (
-    alias_members as _alias_members_problem,
-)
+from ansible_collections.homelab.mailserver.plugins.module_utils import _sendmail_validate as _map
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
 DOCUMENTATION = r"""
 name: mail_domains
@@ -84,6 +78,12 @@ _value:
     genericstable: {description: "genericstable entries C({key, value})", type: list, elements: dict}
     aliases: {description: "aliases C({name, members})", type: list, elements: dict}
     users: {description: "mail users C({name, comment, shell, password, domains, addresses})", type: list, elements: dict}
+    local_domains: {description: "Names (lower-case) of the domains with C(local) true: mail for them is delivered here.", type: list, elements: str}
+    sources:
+      description: >-
+        Where each entry came from, by table (C(access), C(virtusertable), C(genericstable), C(aliases), C(users)):
+        key to variable name. P(homelab.mailserver.mail_domains_server#filter) names them in conflict messages.
+      type: dict
 """
 
 PREFIX = "mailserver_domain_"
@@ -114,13 +114,6 @@ _USER_KEYS = {
 _SERVER_DICTS = ("access", "virtusertable", "genericstable", "aliases")
 _SERVER_LISTS = ("local_host_names", "relay_domains", "generics_domains", "masquerade_domains")
 
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
-_LOCAL_PART_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
-_USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
-_ALIAS_RE = re.compile(r"^[A-Za-z0-9_.+-]+$")
-_ACCESS_ACTION_RE = re.compile(
-    r"^(OK|RELAY|REJECT|DISCARD|SKIP|ERROR:.+|QUARANTINE:.+|[45]\d\d(\s.*)?)$"
-)
 
 
 def describe(varname):
@@ -135,6 +128,12 @@ def _fail(varname, text):
     raise AnsibleFilterError(f"mail_domains: {describe(varname)}: {text}")
 
 
+def _require(varname, message):
+    """Fail with MESSAGE (a _validate.problem() message or None for a valid value)."""
+    if message:
+        _fail(varname, message)
+
+
 def _type_name(value):
     if value is None:
         return "null"
@@ -144,44 +143,40 @@ def _type_name(value):
 def _check_keys(varname, where, data, spec):
     for key in data:
         if key not in spec:
-            _fail(
-                varname,
-                "{}unknown key '{}'; allowed keys: {}".format(where, key, ", ".join(sorted(spec))),
-            )
+            _fail(varname, V.problem(f"{where}key", key, "one of the keys " + ", ".join(sorted(spec))))
     for key, (types, human) in spec.items():
         if key in data and not isinstance(data[key], types):
-            _fail(
-                varname,
-                f"{where}key '{key}' must be {human}, got {_type_name(data[key])}",
-            )
+            _fail(varname, V.problem(where + key, data[key], f"{human}, not {_type_name(data[key])}"))
 
 
-def _str_list(varname, key, values, pattern=None, what="entry"):
+def _str_list(varname, key, values, check):
+    """The stripped strings of VALUES (numbers allowed), each checked by CHECK(value, where): a _validate checker."""
     out = []
     for index, value in enumerate(values):
+        where = "%s[%d]" % (key, index)
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            _fail(varname, "key '%s' item %d must be a string, got %s" % (key, index, _type_name(value)))
-        value = str(value).strip()
-        if not value or (pattern is not None and not pattern.match(value)):
-            _fail(varname, "key '%s' item %d: '%s' is not a valid %s" % (key, index, value, what))
+            _fail(varname, V.problem(where, value, f"a string, not {_type_name(value)}"))
+        value = str(value)
+        _require(varname, check(value, where))
         out.append(value)
     return out
 
 
 def _members(varname, key, name, members):
+    where = f"{key}[{name!r}]"
     if isinstance(members, str):
         members = [m.strip() for m in members.split(",")]
     if not isinstance(members, list) or not members:
-        _fail(varname, f"key '{key}': alias '{name}' needs a non-empty list of members")
+        _fail(varname, V.problem(where, members, "a non-empty list of members"))
     out = []
     for member in members:
         if not isinstance(member, str) or not member.strip():
-            _fail(varname, f"key '{key}': alias '{name}' has an empty or non-string member")
+            _fail(varname, V.problem(where, members, "a list of non-empty strings (one member each)"))
         out.append(member.strip())
-    problem = _alias_members_problem(name, out)
+    problem = _map.alias_members(name, out, where)
     if problem:
         hint = " (the chapter's lists separate members with commas: peter, paul, mary)" if len(out) == 1 else ""
-        _fail(varname, f"key '{key}': alias '{name}': {problem}{hint}")
+        _fail(varname, f"{problem}{hint}")
     return out
 
 
@@ -227,6 +222,7 @@ class _Model:
         self.users = {}
         self.user_sources = {}
         self.unmasqueraded = []
+        self.local_domains = []
 
     def add_list(self, name, values):
         for value in values:
@@ -235,12 +231,12 @@ class _Model:
 
     def add_user(self, varname, domain, user, index):
         if not isinstance(user, dict):
-            _fail(varname, "users item %d must be a dictionary, got %s" % (index, _type_name(user)))
-        _check_keys(varname, "users item %d: " % index, user, _USER_KEYS)
+            _fail(varname, V.problem("users[%d]" % index, user, f"a dictionary, not {_type_name(user)}"))
+        _check_keys(varname, "users[%d]." % index, user, _USER_KEYS)
         name = user.get("name")
-        if not name or not _USER_RE.match(name):
-            _fail(varname, "users item %d: 'name' must be a Linux user name, got '%s'" % (index, name))
-        addresses = _str_list(varname, f"users[{name}].addresses", user.get("addresses", []), _LOCAL_PART_RE, "local part")
+        _require(varname, V.check_user_name(name, "users[%d].name" % index))
+        addresses = _str_list(varname, "users[%d].addresses" % index, user.get("addresses", []),
+                              lambda value, where: V.check_local_part(value, where) or _map.virtuser_key(f"{value}@{domain}", where))
         for local_part in addresses:
             self.virtusertable.add(f"{local_part}@{domain}", name, varname)
         attrs = {k: user.get(k) for k in ("comment", "shell", "password")}
@@ -274,6 +270,14 @@ class _Model:
             "aliases": [{"name": k, "members": v} for k, v in self.aliases.values.items()],
             "users": list(self.users.values()),
             "unmasqueraded_domains": [n for n in self.unmasqueraded if n not in self.lists["masquerade_domains"]],
+            "local_domains": list(self.local_domains),
+            "sources": {
+                "access": dict(self.access.sources),
+                "virtusertable": dict(self.virtusertable.sources),
+                "genericstable": dict(self.genericstable.sources),
+                "aliases": dict(self.aliases.sources),
+                "users": dict(self.user_sources),
+            },
         }
         out.update({name: list(values) for name, values in self.lists.items()})
         return out
@@ -281,20 +285,22 @@ class _Model:
 
 def _add_domain(model, varname, data):
     if not isinstance(data, dict):
-        _fail(varname, f"must be a dictionary describing one mail domain, got {_type_name(data)}")
+        raise AnsibleFilterError("mail_domains: " + V.problem(describe(varname), data,
+                                                              f"a dictionary describing one mail domain, not {_type_name(data)}"))
     _check_keys(varname, "", data, _DOMAIN_KEYS)
     domain = data.get("domain")
     if not domain:
-        _fail(varname, "key 'domain' is required (the mail domain name, e.g. my-site.com)")
-    domain = domain.strip().lower()
-    if not _DOMAIN_RE.match(domain) or domain.endswith("."):
-        _fail(varname, f"key 'domain': '{domain}' is not a valid domain name")
+        _fail(varname, V.problem("domain", domain, "required: the mail domain name, e.g. my-site.com"))
+    domain = domain.lower() if isinstance(domain, str) else domain
+    _require(varname, V.check_mail_domain(domain, "domain"))
     model.domains.add(domain, domain, varname)
 
-    hostnames = [h.lower() for h in _str_list(varname, "hostnames", data.get("hostnames", []), _DOMAIN_RE, "host name")]
+    hostnames = [h.lower() for h in _str_list(varname, "hostnames", data.get("hostnames", []), V.check_mail_domain)]
     names = [domain] + [h for h in hostnames if h != domain]
     if data.get("local", True):
         model.add_list("local_host_names", names)
+        if domain not in model.local_domains:
+            model.local_domains.append(domain)
     if data.get("relay_domain", False):
         model.add_list("relay_domains", [domain])
     if data.get("generics", False):
@@ -311,48 +317,50 @@ def _add_domain(model, varname, data):
 
     for local_part, target in data.get("virtual", {}).items():
         local_part = str(local_part)
-        if not _LOCAL_PART_RE.match(local_part) or "@" in local_part:
-            _fail(varname, f"key 'virtual': '{local_part}' is not a local part (write the part before @{domain})")
-        if not isinstance(target, str) or not target.strip():
-            _fail(varname, f"key 'virtual': '{local_part}' needs a non-empty string target, got {_type_name(target)}")
-        model.virtusertable.add(f"{local_part}@{domain}", target.strip(), varname)
+        if not V.is_local_part(local_part):
+            _fail(varname, V.problem("virtual", local_part, V.VALID_LOCAL_PART.replace("before @", f"before @{domain}")))
+        _virtual(model, varname, f"virtual[{local_part!r}]", f"{local_part}@{domain}", target)
     if "catchall" in data:
-        if not data["catchall"].strip():
-            _fail(varname, "key 'catchall' must not be empty")
-        model.virtusertable.add(f"@{domain}", data["catchall"].strip(), varname)
+        _virtual(model, varname, "catchall", f"@{domain}", data["catchall"])
 
     for name, members in data.get("aliases", {}).items():
         name = str(name)
-        if not _ALIAS_RE.match(name):
-            _fail(varname, f"key 'aliases': '{name}' is not a valid alias name")
+        _require(varname, V.check_alias_name(name, "aliases"))
         model.aliases.add(name, _members(varname, "aliases", name, members), varname)
 
-    for key in _str_list(varname, "relay_from", data.get("relay_from", []), what="access key"):
+    for key in _str_list(varname, "relay_from", data.get("relay_from", []), V.check_access_key):
         model.access.add(key, "RELAY", varname)
     _add_access(model, varname, "access", data.get("access", {}))
+    _add_generics(model, varname, "genericstable", data.get("genericstable", {}))
 
-    for user, address in data.get("genericstable", {}).items():
-        if not isinstance(address, str) or not address.strip():
-            _fail(varname, f"key 'genericstable': '{user}' needs a non-empty string address")
-        model.genericstable.add(str(user), address.strip(), varname)
+
+def _virtual(model, varname, where, key, target):
+    """One virtusertable entry KEY -> TARGET, checked as the sendmail_virtusertable module checks it."""
+    if not isinstance(target, str) or not target.strip():
+        _fail(varname, V.problem(where, target, "a non-empty string: a local user, an alias, an address or error:..."))
+    _require(varname, _map.virtuser_key(key, where) or _map.virtuser_value(key, target, where))
+    model.virtusertable.add(key, target, varname)
+
+
+def _add_generics(model, varname, name, table):
+    """genericstable entries local user -> address, checked as the sendmail_map module checks them."""
+    for user, address in table.items():
+        user, where = str(user), f"{name}[{user!r}]"
+        _require(varname, _map.generics_key(user, name))
+        if not isinstance(address, str):
+            _fail(varname, V.problem(where, address, V.VALID_MAIL_ADDRESS))
+        _require(varname, _map.address_value(user, address, where))
+        model.genericstable.add(user, address, varname)
 
 
 def _add_access(model, varname, key, table):
+    """Access entries, checked as the sendmail_access module checks them (the one definition in _validate)."""
     for access_key, action in table.items():
-        access_key = str(access_key).strip()
-        if not access_key or any(c.isspace() for c in access_key):
-            _fail(varname, f"key '{key}': '{access_key}' is not a valid access key")
-        problem = _access_key_problem(access_key)
-        if problem:
-            _fail(varname, f"key '{key}': '{access_key}': {problem}")
-        action = action.strip() if isinstance(action, str) else action
-        if not isinstance(action, str) or not _ACCESS_ACTION_RE.match(action):
-            hint = " (use OK, not ACCEPT)" if isinstance(action, str) and action.upper() == "ACCEPT" else ""
-            _fail(
-                varname,
-                f"key '{key}': '{access_key}' has invalid action '{action}'{hint}; valid: OK, RELAY, REJECT, DISCARD, SKIP, "
-                "ERROR:text, QUARANTINE:text or an SMTP reply such as '550 text'",
-            )
+        access_key = str(access_key)
+        _require(varname, V.check_access_key(access_key, key))
+        if isinstance(action, int) and not isinstance(action, bool):
+            action = str(action)  # GreetPause: 5000 written unquoted in YAML
+        _require(varname, V.check_access_value(action, f"{key}[{access_key!r}]", access_key))
         model.access.add(access_key, action, varname)
 
 
@@ -369,18 +377,19 @@ def _add_server_tables(model, server):
         value = server.get(key) or {}
         name = f"sendmail_{key}"
         if not isinstance(value, dict):
-            _fail(name, f"must be a dictionary, got {_type_name(value)}")
+            raise AnsibleFilterError("mail_domains: " + V.problem(name, value, f"a dictionary, not {_type_name(value)}"))
         if key == "access":
             _add_access(model, name, key, value)
         elif key == "aliases":
             for alias, members in value.items():
-                model.aliases.add(str(alias), _members(name, key, alias, members), name)
+                alias = str(alias)
+                _require(name, V.check_alias_name(alias, "aliases"))
+                model.aliases.add(alias, _members(name, key, alias, members), name)
+        elif key == "genericstable":
+            _add_generics(model, name, name, value)
         else:
-            table = getattr(model, key)
             for map_key, map_value in value.items():
-                if not isinstance(map_value, str) or not map_value.strip():
-                    _fail(name, f"'{map_key}' needs a non-empty string value")
-                table.add(str(map_key), map_value.strip(), name)
+                _virtual(model, name, f"{name}[{str(map_key)!r}]", str(map_key), map_value)
 
 
 def _add_server_lists(model, server):
@@ -388,8 +397,8 @@ def _add_server_lists(model, server):
         value = server.get(key) or []
         name = f"sendmail_{key}"
         if not isinstance(value, list):
-            _fail(name, f"must be a list, got {_type_name(value)}")
-        model.add_list(key, _str_list(name, key, value, _DOMAIN_RE, "host or domain name"))
+            raise AnsibleFilterError("mail_domains: " + V.problem(name, value, f"a list, not {_type_name(value)}"))
+        model.add_list(key, _str_list(name, name, value, V.check_mail_domain))
 
 
 def mail_domains(domain_vars, server=None):
@@ -411,6 +420,41 @@ def mail_domains(domain_vars, server=None):
     _add_server_lists(model, server)
     _check_local_senders(model)
     return model.result()
+
+
+def mail_domains_server(model, server):
+    """The exported model (mail_domains' result) with the server-wide SERVER data merged in.
+
+    The same merge as mail_domains(domain_vars, server=SERVER), from the model the
+    homelab.mailserver.mail_domains role exports instead of the variables again: the
+    server's map entries first, its list entries after the domains', conflicts named
+    with both sources.
+    """
+    if not isinstance(model, dict) or "sources" not in model:
+        raise AnsibleFilterError("mail_domains_server: input must be the domain model (mail_domains_model), "
+                                 f"got {_type_name(model)}")
+    server = server or {}
+    _check_server(server)
+    merged = _Model()
+    _add_server_tables(merged, server)
+    sources = model["sources"]
+    for name in model["domains"]:
+        merged.domains.add(name, name, "mail_domains_model")
+    for table in ("access", "virtusertable", "genericstable"):
+        for entry in model[table]:
+            getattr(merged, table).add(entry["key"], entry["value"], sources[table].get(entry["key"], "mail_domains_model"))
+    for entry in model["aliases"]:
+        merged.aliases.add(entry["name"], entry["members"], sources["aliases"].get(entry["name"], "mail_domains_model"))
+    for user in model["users"]:
+        merged.users[user["name"]] = dict(user)
+        merged.user_sources[user["name"]] = sources["users"].get(user["name"], "mail_domains_model")
+    for name in _SERVER_LISTS:
+        merged.add_list(name, model[name])
+    merged.unmasqueraded = list(model["unmasqueraded_domains"])
+    merged.local_domains = list(model["local_domains"])
+    _add_server_lists(merged, server)
+    _check_local_senders(merged)
+    return merged.result()
 
 
 def _refused_by_catchall(model, address):
@@ -453,4 +497,4 @@ class FilterModule:
     """homelab.mailserver mail domain filters."""
 
     def filters(self):
-        return {"mail_domains": mail_domains}
+        return {"mail_domains": mail_domains, "mail_domains_server": mail_domains_server}

@@ -2,23 +2,105 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters for the resolver role: the /etc/hosts loopback line and name checks."""
 
-import re
-
 from ansible.errors import AnsibleFilterError
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
+# homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
 
 def hostname_problem(name):
     """Return why NAME is not a valid DNS host name, or an empty string."""
     if not isinstance(name, str) or not name:
         return "it is empty"
-    if len(name) > 253:
-        return "it is longer than 253 characters"
-    for label in name.rstrip(".").split("."):
-        if not _LABEL.match(label):
-            return "label '%s' is not 1-63 letters, digits or inner hyphens" % label
-    return ""
+    return "" if V.is_hostname(name) else V.name_reason(name)
+
+
+def _names(problems, name, value, check):
+    """Each item of the list VALUE checked by CHECK(item, 'NAME[i]'); a non-list is one problem."""
+    if not isinstance(value, list):
+        problems.add(name, value, "a list")
+        return []
+    for index, item in enumerate(value):
+        problems.check(check, item, f"{name}[{index}]")
+    return value
+
+
+def resolver_problems(data):
+    """Every problem with the resolver role's variables (DATA: variable name -> value), one message each."""
+    if not isinstance(data, dict):
+        return [V.problem("resolver_problems input", data, "a dictionary of the resolver variables")]
+    problems = V.Problems()
+    hostname = data.get("resolver_hostname")
+    fqdn = data.get("resolver_fqdn")
+    domain = data.get("resolver_domain") or ""
+    fixed = data.get("__resolver_loopback_fixed") or ["localhost.localdomain", "localhost"]
+
+    short_ok = V.is_short_hostname(hostname)
+    if not short_ok:
+        why = (V.name_reason(hostname) or "it contains a dot") if isinstance(hostname, str) else "it is not a string"
+        problems.add("resolver_hostname", hostname, (
+            f"{V.VALID_SHORT_HOSTNAME} ({why}): give one label such as 'bigboy' and the domain in resolver_domain"))
+
+    if not V.is_fqdn(fqdn):
+        why = V.name_reason(fqdn) if isinstance(fqdn, str) else "it is not a string"
+        problems.add("resolver_fqdn", fqdn, (
+            f"{V.VALID_FQDN} ({why or 'it is not qualified'}): sendmail would warn \"local host name ({fqdn}) is "
+            "not qualified\" and send mail as localhost.localdomain. Set resolver_domain (for example 'my-site.com') "
+            f"or give resolver_fqdn as host.domain (for example '{hostname}.my-site.com')"))
+    else:
+        first, rest = fqdn.split(".", 1)
+        if short_ok and first != hostname:
+            problems.add("resolver_fqdn", fqdn, (
+                f"a name that starts with resolver_hostname '{hostname}', such as '{hostname}.{rest}': otherwise "
+                "the 127.0.0.1 line would name two different hosts"))
+        mail_domains = [d.lower() for d in (data.get("resolver_mail_domains") or []) + (
+            data.get("resolver_dependent_mail_domains") or []) if isinstance(d, str)]
+        if fqdn.lower() in mail_domains or fqdn.lower() == domain.lower():
+            problems.add("resolver_fqdn", fqdn, (
+                f"a host name, not a mail domain: with \"127.0.0.1 {fqdn} localhost.localdomain localhost\" sendmail "
+                f"takes '{first}' as the host and '{rest}' as its domain and relays for all of it (the chapter's "
+                f"open-relay case). Name the host, for example '{hostname}.{fqdn}'"))
+
+    written = [fqdn, hostname, *fixed]
+    for index, alias in enumerate(_names(problems, "resolver_loopback_aliases", data.get("resolver_loopback_aliases", []),
+                                         V.check_hostname)):
+        if alias in written:
+            problems.add(f"resolver_loopback_aliases[{index}]", alias, (
+                "an extra name: the role already writes " + " ".join(str(n) for n in written[:1] + fixed + written[1:2])
+                + " in this order (FQDN first, the short name last); list only extra names"))
+
+    nameservers = _names(problems, "resolver_nameservers", data.get("resolver_nameservers", []), V.check_ip_address)
+    if not nameservers and data.get("resolver_manage_resolv_conf"):
+        problems.add("resolver_nameservers", nameservers,
+                     "one to three IPv4 or IPv6 addresses when resolver_manage_resolv_conf is true")
+
+    search = _names(problems, "resolver_search", data.get("resolver_search", []), V.check_hostname)
+    if len(search) > 6:
+        problems.add("resolver_search", search, "at most six domain names")
+    for name in ("resolver_mail_domains", "resolver_dependent_mail_domains"):
+        _names(problems, name, data.get(name) or [], V.check_mail_domain)
+
+    entries = data.get("resolver_hosts_entries", [])
+    if not isinstance(entries, list):
+        problems.add("resolver_hosts_entries", entries, "a list of {address, names}")
+        entries = []
+    for index, entry in enumerate(entries):
+        where = f"resolver_hosts_entries[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"address", "names"}:
+            problems.add(where, entry, "a dictionary {address, names}")
+            continue
+        address = entry["address"]
+        if not V.is_ip_address(address) or address == "127.0.0.1":
+            problems.add(where + ".address", address, (
+                "an IPv4 or IPv6 address other than 127.0.0.1 (use resolver_loopback_aliases for that line)"))
+        names = entry["names"]
+        if not isinstance(names, list) or not names:
+            problems.add(where + ".names", names, "a non-empty list of host names")
+            continue
+        for position, name in enumerate(names):
+            problems.check(V.check_hostname, name, f"{where}.names[{position}]")
+    return list(problems)
 
 
 def hosts_entries(content, entries):
@@ -80,4 +162,5 @@ class FilterModule:
             "hosts_loopback": hosts_loopback,
             "hosts_entries": hosts_entries,
             "hostname_problem": hostname_problem,
+            "resolver_problems": resolver_problems,
         }

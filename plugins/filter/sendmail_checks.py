@@ -4,17 +4,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
 # Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
 # homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
-_ZONE_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-_MILTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_SOCKET_RE = re.compile(r"^((local|unix):/\S+|inet6?:\d{1,5}@[A-Za-z0-9.:_\[\]-]+)$")
-_TIMEOUT_RE = re.compile(r"^\d+[smhd]?$")
-_MACRO_RE = re.compile(r"^([A-Za-z_]|\{[A-Za-z0-9_]+\})$")
 MILTER_STAGES = ("connect", "helo", "envfrom", "envrcpt", "data", "eoh", "eom")
 _MILTER_KEYS = ("name", "socket", "flags", "timeouts", "macros")
 _DNSBL_KEYS = ("zone", "message", "tempfail")
@@ -42,136 +36,125 @@ def m4_problems(text):
     return None
 
 
-def _is_str(value):
-    return isinstance(value, str) and not isinstance(value, bool)
-
-
 def _dict_items(name, value, allowed, errors):
     """Yield (index, 'name[index]', entry) for each dictionary of a list, reporting what is not one."""
     if not isinstance(value, list):
-        errors.append("%s must be a list of {%s}" % (name, ", ".join(allowed)))
+        errors.add(name, value, "a list of {%s}" % ", ".join(allowed))
         return
     for index, entry in enumerate(value):
         where = f"{name}[{index}]"
         if not isinstance(entry, dict):
-            errors.append(f"{where} must be a dictionary with the keys {', '.join(allowed)}, got {entry!r}")
+            errors.add(where, entry, f"a dictionary with the keys {', '.join(allowed)}")
             continue
         for key in entry:
             if key not in allowed:
-                errors.append("{}: unknown key '{}'; allowed keys: {}".format(where, key, ", ".join(allowed)))
+                errors.add(where + " key", key, "one of the keys " + ", ".join(allowed))
         yield index, where, entry
+
+
+def _m4_text(errors, where, text):
+    """TEXT (a string) must have balanced m4 quotes and parentheses."""
+    problem = m4_problems(text)
+    if problem:
+        errors.add(where, text, f"text with balanced m4 quotes and parentheses (it has {problem})")
 
 
 def _check_dnsbl(name, value, errors):
     for _index, where, entry in _dict_items(name, value, _DNSBL_KEYS, errors):
-        zone = entry.get("zone")
-        if not _is_str(zone) or not _ZONE_RE.match(zone):
-            errors.append(f"{where}: 'zone' must be a DNS zone such as bl.spamcop.net, got {zone!r}")
+        errors.check(V.check_dnsbl_zone, entry.get("zone"), where + ".zone")
         message = entry.get("message")
-        if message is not None:
-            if not _is_str(message) or "\n" in message:
-                errors.append(f"{where}: 'message' must be a one-line string")
-            else:
-                problem = m4_problems(message)
-                if problem:
-                    errors.append(f"{where}: 'message' has {problem}")
+        if message is not None and errors.check(V.check_message, message, where + ".message"):
+            _m4_text(errors, where + ".message", message)
         if "tempfail" in entry and not isinstance(entry["tempfail"], bool):
-            errors.append(f"{where}: 'tempfail' must be a boolean")
+            errors.add(where + ".tempfail", entry["tempfail"], "a boolean")
 
 
 def _check_milters(name, value, errors):
     seen = {}
     for index, where, entry in _dict_items(name, value, _MILTER_KEYS, errors):
         mname = entry.get("name")
-        if not _is_str(mname) or not _MILTER_NAME_RE.match(mname):
-            errors.append(f"{where}: 'name' must be letters, digits, '-' or '_', got {mname!r}")
-        elif mname in seen:
-            errors.append("%s: milter '%s' is already defined by %s[%d]" % (where, mname, name, seen[mname]))
-        else:
-            seen[mname] = index
-        socket = entry.get("socket")
-        if not _is_str(socket) or not _SOCKET_RE.match(socket):
-            errors.append(f"{where}: 'socket' must look like local:/path or inet:PORT@HOST, got {socket!r}")
+        if errors.check(V.check_milter_name, mname, where + ".name"):
+            if mname in seen:
+                errors.add(where + ".name", mname, "a name of its own: milter '%s' is already defined by %s[%d]" % (
+                    mname, name, seen[mname]))
+            else:
+                seen[mname] = index
+        errors.check(V.check_milter_socket, entry.get("socket"), where + ".socket")
         flags = entry.get("flags", "")
         if flags is None:
             flags = ""
         if flags not in ("", "R", "T", "4"):
-            errors.append(f"{where}: 'flags' must be '', 'R' (reject), 'T' (tempfail) or '4', got {flags!r}")
+            errors.add(where + ".flags", flags, "'', 'R' (reject), 'T' (tempfail) or '4'")
         timeouts = entry.get("timeouts", {}) or {}
         if not isinstance(timeouts, dict):
-            errors.append(f"{where}: 'timeouts' must be a dictionary such as {{S: 10s, R: 10s, E: 5m}}")
+            errors.add(where + ".timeouts", timeouts, "a dictionary such as {S: 10s, R: 10s, E: 5m}")
         else:
             for key, tval in timeouts.items():
                 if key not in ("C", "S", "R", "E"):
-                    errors.append(f"{where}: timeouts key '{key}' must be one of C, S, R, E")
-                if not _TIMEOUT_RE.match(str(tval)):
-                    errors.append(f"{where}: timeouts {key}={tval!r} must be a number with an optional s, m, h or d")
+                    errors.add(where + ".timeouts key", key, "one of C, S, R, E")
+                errors.check(V.check_duration, str(tval) if isinstance(tval, int) and not isinstance(tval, bool) else tval,
+                             f"{where}.timeouts.{key}")
         macros = entry.get("macros", {}) or {}
         if not isinstance(macros, dict):
-            errors.append(f"{where}: 'macros' must be a dictionary of stage to list of macros")
+            errors.add(where + ".macros", macros, "a dictionary of stage to list of macros")
             continue
         for stage, names in macros.items():
             if stage not in MILTER_STAGES:
-                errors.append("{}: macros stage '{}' must be one of {}".format(where, stage, ", ".join(MILTER_STAGES)))
+                errors.add(where + ".macros stage", stage, "one of " + ", ".join(MILTER_STAGES))
             if not isinstance(names, list):
-                errors.append(f"{where}: macros.{stage} must be a list such as ['j', '{{if_addr}}']")
+                errors.add(f"{where}.macros.{stage}", names, "a list such as ['j', '{if_addr}']")
                 continue
-            for macro in names:
-                if not _is_str(macro) or not _MACRO_RE.match(macro):
-                    errors.append(f"{where}: macros.{stage}: {macro!r} is not a macro name (one character or {{name}})")
+            for position, macro in enumerate(names):
+                errors.check(V.check_macro_name, macro, f"{where}.macros.{stage}[{position}]")
 
 
 def _check_raw(name, value, errors):
     if not isinstance(value, list):
-        errors.append(f"{name} must be a list of sendmail.mc lines")
+        errors.add(name, value, "a list of sendmail.mc lines")
         return
     for index, line in enumerate(value):
-        if not _is_str(line):
-            errors.append("%s[%d] must be a string, got %r" % (name, index, line))
+        where = "%s[%d]" % (name, index)
+        if not V.is_str(line):
+            errors.add(where, line, "a string (one sendmail.mc line)")
             continue
-        problem = m4_problems(line)
-        if problem:
-            errors.append("%s[%d] %r has %s" % (name, index, line, problem))
+        _m4_text(errors, where, line)
 
 
 def _check_listen(name, value, errors):
     if not isinstance(value, list):
-        errors.append(f"{name} must be a list of IP addresses")
+        errors.add(name, value, "a list of IP addresses")
         return
     for index, addr in enumerate(value):
-        try:
-            ipaddress.ip_address(str(addr))
-        except ValueError:
-            errors.append("%s[%d]: %r is not an IP address" % (name, index, addr))
+        errors.check(V.check_ip_address, addr, "%s[%d]" % (name, index))
 
 
 def _check_recipes(name, value, errors):
     """Each procmail recipe block needs a recipe start line (:0 with optional flags)."""
     if not isinstance(value, list):
-        errors.append(f"{name} must be a list of procmail recipe blocks (strings)")
+        errors.add(name, value, "a list of procmail recipe blocks (strings)")
         return
     for index, recipe in enumerate(value):
-        if not _is_str(recipe):
-            errors.append("%s[%d] must be a string (a procmail recipe block), got %r" % (name, index, recipe))
+        where = "%s[%d]" % (name, index)
+        if not V.is_str(recipe):
+            errors.add(where, recipe, "a string (a procmail recipe block)")
             continue
         starts = [line for line in recipe.splitlines() if line.strip().startswith(":0")]
         if not starts:
-            errors.append(
-                "%s[%d] has no recipe start line; a procmail recipe begins with ':0' and its flags, "
-                "e.g. ':0fw' followed by '| /usr/bin/spamc'" % (name, index)
-            )
+            errors.add(where, recipe, "a procmail recipe: it has no recipe start line; a recipe begins with ':0' and "
+                       "its flags, e.g. ':0fw' followed by '| /usr/bin/spamc'")
 
 
 def sendmail_config_errors(config):
     """Return a list of error messages for the given sendmail variables."""
-    errors = []
+    errors = V.Problems()
     if not isinstance(config, dict):
-        return ["sendmail_config_errors: input must be a dictionary"]
+        return [V.problem("sendmail_config_errors input", config, "a dictionary of the sendmail variables")]
     mode = config.get("sendmail_mode")
     if "sendmail_mode" in config and mode not in ("server", "client"):
-        errors.append(f"sendmail_mode must be 'server' or 'client', got {mode!r}")
+        errors.add("sendmail_mode", mode, "'server' or 'client'")
     if mode == "client" and not config.get("sendmail_smart_host"):
-        errors.append("sendmail_smart_host is required when sendmail_mode is 'client' (the mail server to relay through)")
+        errors.add("sendmail_smart_host", config.get("sendmail_smart_host"),
+                   "required when sendmail_mode is 'client' (the mail server to relay through)")
     if "sendmail_dnsbl" in config:
         _check_dnsbl("sendmail_dnsbl", config["sendmail_dnsbl"], errors)
     if "sendmail_milters" in config:
@@ -184,38 +167,35 @@ def sendmail_config_errors(config):
     if "sendmail_listen_addresses" in config:
         _check_listen("sendmail_listen_addresses", config["sendmail_listen_addresses"], errors)
     _check_queue(config, errors)
-    return errors
+    return list(errors)
 
 
 DELIVERY_MODES = ("background", "interactive", "queue", "deferred")
-QUEUE_INTERVAL = re.compile(r"^p?[0-9]+[smhdw]?$")
 
 
 def _check_queue(config, errors):
     """The delivery mode and queue runner variables (their null defaults cannot be argument_specs choices)."""
     mode = config.get("sendmail_delivery_mode")
     if mode is not None and mode not in DELIVERY_MODES:
-        errors.append("sendmail_delivery_mode must be one of %s (or null for sendmail's default), got %r"
-                      % (", ".join(DELIVERY_MODES), mode))
+        errors.add("sendmail_delivery_mode", mode,
+                   "one of %s (or null for sendmail's default)" % ", ".join(DELIVERY_MODES))
     for name, minimum in (("sendmail_max_queue_children", 0), ("sendmail_max_runners_per_queue", 1)):
         value = config.get(name)
         if value is None:
             continue
-        if _is_str(value) and value.strip().isdigit():
+        if V.is_str(value) and V.NUMBER_RE.fullmatch(value.strip()):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            errors.append("%s must be an integer of at least %d (or null for sendmail's default), got %r"
-                          % (name, minimum, value))
+            errors.add(name, value, "an integer of at least %d (or null for sendmail's default)" % minimum)
     interval = config.get("sendmail_queue_interval")
     if interval is None:
         return
-    if not _is_str(interval) or not QUEUE_INTERVAL.match(interval):
-        errors.append("sendmail_queue_interval must be digits with an optional unit s, m, h, d or w, and 'p' in "
-                      "front for persistent queue runners (e.g. '10m', 'p5s'), got %r" % (interval,))
-    elif config.get("os_family") not in (None, "", "Debian"):
-        errors.append("sendmail_queue_interval is applied through Debian's /etc/mail/sendmail.conf; on %s set the "
-                      "daemon's queue interval in its service configuration and leave sendmail_queue_interval null"
-                      % config["os_family"])
+    if not errors.check(V.check_queue_interval, interval, "sendmail_queue_interval"):
+        return
+    if config.get("os_family") not in (None, "", "Debian"):
+        errors.add("sendmail_queue_interval", interval,
+                   "null on %s: the role applies it through Debian's /etc/mail/sendmail.conf; on %s set the daemon's "
+                   "queue interval in its service configuration" % (config["os_family"], config["os_family"]))
 
 
 def sendmail_milter_macros(milters):

@@ -4,8 +4,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
 # Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
 # homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
@@ -38,9 +37,6 @@ DROPPED = (
     "check_mx_delay",
 )
 _BOOL_OPTIONS = ("use_bayes", "bayes_auto_learn", "skip_rbl_checks", "use_razor2", "use_pyzor", "use_dcc", "use_auto_welcomelist")
-_OPTION_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LANG_RE = re.compile(r"^[a-z]{2,3}(_[a-z]{2,3})?$")
-_LOCALE_RE = re.compile(r"^([a-z]{2}|all)$")
 
 # Order of the settings in the rendered file, as the chapter's local.cf has them.
 _ORDER = (
@@ -48,10 +44,6 @@ _ORDER = (
     "bayes_file_mode", "skip_rbl_checks", "use_razor2", "use_dcc", "use_pyzor", "ok_languages", "ok_locales",
     "trusted_networks", "internal_networks",
 )
-
-
-def _is_str(value):
-    return isinstance(value, str)
 
 
 def _truth(value):
@@ -116,7 +108,7 @@ def _from_settings(settings, errors):
     if "required_score" in settings:
         score = _number(settings["required_score"])
         if score is None:
-            errors.append("spamassassin_required_score must be a number such as 5.0, got %r" % (settings["required_score"],))
+            errors.add("spamassassin_required_score", settings["required_score"], "a number such as 5.0")
         else:
             opts["required_score"] = score
     if "rewrite_subject" in settings or "subject_tag" in settings:
@@ -134,7 +126,7 @@ def _from_settings(settings, errors):
     if "rbl_checks" in settings:
         rbl = _truth(settings["rbl_checks"])
         if rbl is None:
-            errors.append("spamassassin_rbl_checks must be a boolean, got %r" % (settings["rbl_checks"],))
+            errors.add("spamassassin_rbl_checks", settings["rbl_checks"], "a boolean")
         else:
             opts["skip_rbl_checks"] = 1 - rbl
     for key, option in (("razor", "use_razor2"), ("pyzor", "use_pyzor"), ("dcc", "use_dcc")):
@@ -150,8 +142,7 @@ def _translate(options, warnings, errors):
     """Raw options (2.x names allowed) as 4.x options; rewrite_subject/subject_tag stay for _finish."""
     opts = {}
     for name, value in (options or {}).items():
-        if not _is_str(name) or not _OPTION_RE.match(name):
-            errors.append("spamassassin_options: %r is not a local.cf option name" % (name,))
+        if not errors.check(V.check_sa_option, name, "spamassassin_options"):
             continue
         if name in DROPPED:
             warnings.append(
@@ -183,17 +174,17 @@ def _finish(opts, warnings, errors):
     if "required_score" in opts:
         score = _number(opts["required_score"])
         if score is None:
-            errors.append("required_score must be a number such as 5.0, got %r" % (opts["required_score"],))
+            errors.add("required_score", opts["required_score"], "a number such as 5.0")
         else:
             out["required_score"] = _fmt_number(score)
     if "rewrite_subject" in opts:
         rewrite = _truth(opts["rewrite_subject"])
         tag = opts.get("subject_tag", "")
         if rewrite is None:
-            errors.append("rewrite_subject must be a boolean (1/0), got %r" % (opts["rewrite_subject"],))
+            errors.add("rewrite_subject", opts["rewrite_subject"], "a boolean (1/0)")
         elif rewrite:
-            if not _is_str(tag) or not tag.strip() or "\n" in tag:
-                errors.append("the subject tag must be a one-line string such as *****SPAM***** when subject rewriting is on")
+            if not V.is_message(tag):
+                errors.add("subject_tag", tag, "one line of text such as *****SPAM***** when subject rewriting is on")
             else:
                 out["rewrite_header"] = "Subject " + tag.strip()
     elif opts.get("subject_tag"):
@@ -204,51 +195,47 @@ def _finish(opts, warnings, errors):
         if isinstance(value, bool):
             safe = int(value)
         if safe not in (0, 1, 2):
-            errors.append("report_safe must be 0, 1 or 2, got %r" % (value,))
+            errors.add("report_safe", value, "0, 1 or 2")
         else:
             out["report_safe"] = str(int(safe))
     for option in _BOOL_OPTIONS:
         if option in opts:
             flag = _truth(opts[option])
             if flag is None:
-                errors.append("%s must be a boolean (1/0), got %r" % (option, opts[option]))
+                errors.add(option, opts[option], "a boolean (1/0)")
             else:
                 out[option] = str(flag)
     if "bayes_path" in opts:
         path = str(opts["bayes_path"])
-        if not path.startswith("/") or path.endswith("/") or any(ch.isspace() for ch in path):
-            errors.append("bayes_path must be an absolute path prefix such as /var/lib/spamassassin/bayes/bayes, got %r" % (path,))
+        if not V.is_abs_path(path) or path.endswith("/"):
+            errors.add("bayes_path", path, "an absolute path prefix such as /var/lib/spamassassin/bayes/bayes, without "
+                       "spaces, quotes or a trailing /")
         else:
             out["bayes_path"] = path
     if "bayes_file_mode" in opts:
         mode = str(opts["bayes_file_mode"])
-        if not re.match(r"^0?[0-7]{3}$", mode):
-            errors.append("bayes_file_mode must be an octal mode such as 0770, got %r" % (mode,))
-        else:
+        if errors.check(V.check_file_mode, mode, "bayes_file_mode"):
             out["bayes_file_mode"] = mode
     if "ok_languages" in opts:
         langs = _words(opts["ok_languages"])
-        bad = [lang for lang in langs if lang != "all" and not _LANG_RE.match(lang)]
+        bad = [lang for lang in langs if not V.is_sa_language(lang)]
         if bad or not langs:
-            errors.append("ok_languages must be language codes such as en or 'all', got %r" % (opts["ok_languages"],))
+            errors.add("ok_languages", opts["ok_languages"], "language codes: " + V.VALID_SA_LANGUAGE)
         else:
             out["ok_languages"] = " ".join(langs)
     if "ok_locales" in opts:
         locales = _words(opts["ok_locales"])
-        bad = [loc for loc in locales if not _LOCALE_RE.match(loc)]
+        bad = [loc for loc in locales if not V.is_sa_locale(loc)]
         if bad or not locales:
-            errors.append("ok_locales must be locale codes such as en, ja, ko, ru, th, zh or 'all', got %r" % (opts["ok_locales"],))
+            errors.add("ok_locales", opts["ok_locales"], "locale codes: " + V.VALID_SA_LOCALE)
         else:
             out["ok_locales"] = " ".join(locales)
     for option in ("trusted_networks", "internal_networks"):
         if option in opts:
             nets = []
             for entry in _words(opts[option]):
-                net = entry[1:] if entry.startswith("!") else entry
-                try:
-                    ipaddress.ip_network(net, strict=False)
-                except ValueError:
-                    errors.append("%s: %r is not an IP address or network" % (option, entry))
+                if not V.is_ip_network(entry.removeprefix("!")):
+                    errors.add(option, entry, V.VALID_IP_NETWORK + ", optionally with ! in front")
                     continue
                 nets.append(entry)
             if nets:
@@ -263,8 +250,8 @@ def _finish(opts, warnings, errors):
             if isinstance(item, bool):
                 item = int(item)
             text = str(item)
-            if "\n" in text:
-                errors.append("option %s: the value must be one line, got %r" % (name, text))
+            if text and not V.is_message(text):
+                errors.add("option " + name, text, "a value on one line")
                 continue
             rendered.append(text)
         out[name] = rendered if isinstance(value, list) else (rendered[0] if rendered else "")
@@ -273,13 +260,13 @@ def _finish(opts, warnings, errors):
 
 def spamassassin_local_cf(settings, options=None, extra_lines=None):
     """Return {lines, plugins, managed_plugins, warnings, errors, options} for the role's local.cf."""
-    errors = []
+    errors = V.Problems()
     warnings = []
     if not isinstance(settings, dict):
-        return {"lines": [], "plugins": [], "managed_plugins": [PLUGIN_PREFIX + p for p in MANAGED_PLUGINS],
-                "warnings": [], "errors": ["spamassassin_local_cf: the settings must be a dictionary"], "options": {}}
+        return {"lines": [], "plugins": [], "managed_plugins": [PLUGIN_PREFIX + p for p in MANAGED_PLUGINS], "warnings": [],
+                "errors": [V.problem("spamassassin_local_cf input", settings, "a dictionary of the settings")], "options": {}}
     if options is not None and not isinstance(options, dict):
-        errors.append("spamassassin_options must be a dictionary of local.cf option to value, got %r" % (options,))
+        errors.add("spamassassin_options", options, "a dictionary of local.cf option to value")
         options = {}
     merged = _from_settings(settings, errors)
     merged.update(_translate(options, warnings, errors))
@@ -306,19 +293,17 @@ def spamassassin_local_cf(settings, options=None, extra_lines=None):
             lines.append(("%s %s" % (name, item)).rstrip())
     extra = extra_lines or []
     if not isinstance(extra, list):
-        errors.append("spamassassin_extra_lines must be a list of local.cf lines")
+        errors.add("spamassassin_extra_lines", extra, "a list of local.cf lines")
         extra = []
     for index, line in enumerate(extra):
-        if not _is_str(line) or "\n" in line:
-            errors.append("spamassassin_extra_lines[%d] must be a one-line string, got %r" % (index, line))
-            continue
-        lines.append(line)
+        if errors.check(V.check_message, line, "spamassassin_extra_lines[%d]" % index):
+            lines.append(line)
     return {
         "lines": lines,
         "plugins": plugins,
         "managed_plugins": [PLUGIN_PREFIX + p for p in MANAGED_PLUGINS],
         "warnings": warnings,
-        "errors": errors,
+        "errors": list(errors),
         "options": final,
     }
 

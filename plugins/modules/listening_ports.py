@@ -156,6 +156,7 @@ import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
 PROC = "/proc"
 TCP_LISTEN = "0A"
@@ -167,28 +168,34 @@ ANY6 = ipaddress.ip_address("::")
 
 
 # ---------------------------------------------------------------- the sockets asked for
+VALID_SPEC = ("PORT, ADDRESS:PORT, [IPV6]:PORT, /PATH or a milter socket (local:/PATH, unix:/PATH, inet:PORT, "
+              "inet:PORT@ADDRESS, inet6:PORT@ADDRESS), PORT 1-65535")
+
+
 def parse_spec(text):
     """A spec string as {'kind': 'tcp', 'addresses': [ip or None], 'port': int} or {'kind': 'unix', 'path': str}.
 
-    Raises ValueError naming the problem."""
+    Raises ValueError naming the problem (the shape of _validate.problem)."""
     spec = str(text).strip()
-    if spec.startswith(("local:", "unix:")):
-        spec = spec.split(":", 1)[1]
-    if spec.startswith("/"):
+    family, sep, rest = spec.partition(":")
+    if sep and family in ("inet", "inet6") and (rest.endswith("@*") or "@" not in rest):
+        spec = rest.removesuffix("@*")  # a daemon's inet:PORT (every address): the PORT form
+    milter = V.parse_milter_socket(spec)
+    if milter and milter["family"] == "local":
+        return {"kind": "unix", "path": norm_path(milter["path"])}
+    if milter:
+        port, host = milter["port"], milter["host"]
+    elif spec.startswith("/") and V.is_abs_path(spec):
         return {"kind": "unix", "path": norm_path(spec)}
-    found = re.match(r"^inet6?:(\d+)(?:@(.+))?$", spec)
-    if found:
-        port, host = found.group(1), found.group(2)
-    elif re.match(r"^\d+$", spec):
-        port, host = spec, None
     else:
-        found = re.match(r"^\[([^\]]+)\]:(\d+)$", spec) or re.match(r"^([^:\[\]]+):(\d+)$", spec)
+        found = (re.fullmatch(r"([0-9]+)", spec) or re.fullmatch(r"\[([^\]]+)\]:([0-9]+)", spec)
+                 or re.fullmatch(r"([^:\[\]]+):([0-9]+)", spec))
         if not found:
-            raise ValueError("%r is not PORT, ADDRESS:PORT, [IPV6]:PORT, inet:PORT@ADDRESS or local:/PATH" % text)
-        host, port = found.group(1), found.group(2)
-    port = int(port)
-    if not 0 < port < 65536:
-        raise ValueError("%r: %d is not a TCP port" % (text, port))
+            raise ValueError(V.problem("ports", text, VALID_SPEC))
+        host, port = (None, found.group(1)) if found.lastindex == 1 else (found.group(1), found.group(2))
+        port = int(port)
+    if not (V.is_port(port) and port > 0):
+        raise ValueError(V.problem("ports", text, "a spec with a TCP port 1-65535 (%d is not one)" % port))
     if host in (None, "*"):
         return {"kind": "tcp", "addresses": [None], "port": port}
     return {"kind": "tcp", "addresses": resolve(host, text), "port": port}
@@ -208,7 +215,7 @@ def resolve(host, text):
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise ValueError("%r: %s does not resolve (%s)" % (text, host, exc)) from None
+        raise ValueError(V.problem("ports", text, "a spec whose host resolves: %s does not resolve (%s)" % (host, exc))) from None
     return sorted({ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}, key=str)
 
 
@@ -432,7 +439,7 @@ def main():
         try:
             spec = parse_spec(text)
         except ValueError as exc:
-            module.fail_json(msg="ports: %s" % exc, sockets=[], problems=[str(exc)], waited=0.0)
+            module.fail_json(msg=str(exc), sockets=[], problems=[str(exc)], waited=0.0)
         spec["text"] = str(text).strip()
         specs.append(spec)
     if p["timeout"] < 0:

@@ -204,27 +204,19 @@ import errno
 import grp
 import os
 import pwd
-import re
 import shutil
 import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
 GENKEY_DIRS = ["/usr/sbin", "/usr/bin", "/usr/local/sbin"]
-_SELECTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_DOMAIN = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?$")
-_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def record_value(text):
     """The TXT value of an opendkim-genkey .txt file (the filter mail_dkim_txt computes the same), or None."""
-    body = text
-    if "(" in text:
-        body = text.split("(", 1)[1].rsplit(")", 1)[0]
-    strings = [s.replace('\\"', '"').replace("\\\\", "\\") for s in _STRING.findall(body)]
-    value = " ".join("".join(strings).split())
-    return value if value.startswith("v=DKIM1") and "p=" in value else None
+    return V.dkim_txt_value(text)
 
 
 def octal(module, name):
@@ -234,7 +226,7 @@ def octal(module, name):
     except ValueError:
         mode = -1
     if not 0 <= mode <= 0o7777:
-        module.fail_json(msg=f"{name} must be an octal mode such as '0600', got {value!r}")
+        module.fail_json(msg=V.problem(name, value, "an octal mode such as '0600'"))
     return mode
 
 
@@ -263,24 +255,21 @@ def owner_ids(module):
 
 def check_keys(keys):
     """Errors in the key list: names, paths, duplicates."""
-    errors, seen = [], set()
-    for key in keys:
+    errors, seen = V.Problems(), set()
+    for index, key in enumerate(keys):
         domain, selector, folder = key["domain"], key["selector"], key["dir"]
-        if not _DOMAIN.match(domain):
-            errors.append(f"{domain!r}: not a domain name")
-        if not _SELECTOR.match(selector) or ".." in selector:
-            errors.append(f"{domain}: selector {selector!r} is not a DNS label sequence")
-        if not os.path.isabs(folder):
-            errors.append(f"{domain}: dir {folder!r} is not an absolute path")
+        where = f"keys[{index}]"
+        errors.check(V.check_domain, domain, where + ".domain")
+        errors.check(V.check_dkim_selector, selector, where + ".selector")
+        errors.check(V.check_abs_path, folder, where + ".dir")
         for field, suffix in (("private", ".private"), ("txt", ".txt")):
             expected = os.path.join(folder, selector + suffix)
             if key[field] and os.path.normpath(key[field]) != os.path.normpath(expected):
-                errors.append(f"{domain}: {field} must be {expected} (opendkim-genkey writes that name), "
-                              f"got {key[field]}")
+                errors.add(f"{where}.{field}", key[field], f"{expected} (opendkim-genkey writes that name)")
         if domain.rstrip(".").lower() in seen:
-            errors.append(f"{domain}: given more than once")
+            errors.add(where + ".domain", domain, "a domain given once: it is given more than once")
         seen.add(domain.rstrip(".").lower())
-    return errors
+    return list(errors)
 
 
 class Keys:
@@ -497,7 +486,7 @@ def main():
     p = module.params
     errors = check_keys(p["keys"])
     if p["bits"] < 1024:
-        errors.append(f"bits must be at least 1024, got {p['bits']}")
+        errors.append(V.problem("bits", p["bits"], "at least 1024"))
     if errors:
         module.fail_json(msg="invalid keys, nothing was changed:\n- " + "\n- ".join(errors), errors=errors)
 

@@ -64,12 +64,13 @@ def test_preflight_reports_mx_elsewhere_and_missing_domain(ansible_module):
 
 
 PITFALLS = {
-    # name in pitfalls.yml: text the failure must contain
-    "not_qualified": "resolver_fqdn 'bigboy' is not a fully qualified name",
-    "bare_domain": "resolver_fqdn 'my-site.com' is a mail domain, not a host",
-    "repeated_alias": "resolver_loopback_aliases ['bigboy'] repeat names",
-    "bad_short_name": "resolver_hostname 'big_boy' is not a valid short host name",
-    "bad_nameserver": "not valid: ['192.168.1.300']",
+    # name in pitfalls.yml: text the failure must contain (the collection's one shape:
+    # "<variable or entry>: <the bad value> is not valid: <what is valid>")
+    "not_qualified": "resolver_fqdn: 'bigboy' is not valid: a fully qualified host name",
+    "bare_domain": "resolver_fqdn: 'my-site.com' is not valid: a host name, not a mail domain",
+    "repeated_alias": "resolver_loopback_aliases[0]: 'bigboy' is not valid: an extra name: the role already writes",
+    "bad_short_name": "resolver_hostname: 'big_boy' is not valid: a short host name",
+    "bad_nameserver": "resolver_nameservers[0]: '192.168.1.300' is not valid: an IP address",
 }
 
 

@@ -29,6 +29,10 @@ def load(path):
         return yaml.safe_load(handle)
 
 
+# The cipher list lives in one place, the role's defaults; the filter has none of its own.
+CIPHERS = load(ROLE / "defaults" / "main.yml")["dovecot_ssl_cipher_list"]
+
+
 # Variables of the role that the certificate tasks use, not the filter.
 CERT_ONLY = ("dovecot_ssl_cert", "dovecot_ssl_key", "dovecot_ssl_selfsigned", "dovecot_ssl_subject", "dovecot_ssl_alt_names",
              "dovecot_ssl_days", "dovecot_ssl_renew_days")
@@ -81,7 +85,7 @@ ssl_cert = </etc/dovecot/private/dovecot-server.pem
 ssl_key = </etc/dovecot/private/dovecot-server.key
 ssl_dh = </usr/share/dovecot/dh.pem
 ssl_min_protocol = TLSv1.2
-ssl_cipher_list = {filt.MOZILLA_INTERMEDIATE}
+ssl_cipher_list = {CIPHERS}
 ssl_prefer_server_ciphers = no
 disable_plaintext_auth = yes
 auth_mechanisms = plain login
@@ -123,7 +127,7 @@ ssl_server_cert_file = /etc/dovecot/private/dovecot-server.pem
 ssl_server_key_file = /etc/dovecot/private/dovecot-server.key
 ssl_server_dh_file = /usr/share/dovecot/dh.pem
 ssl_min_protocol = TLSv1.2
-ssl_cipher_list = {filt.MOZILLA_INTERMEDIATE}
+ssl_cipher_list = {CIPHERS}
 ssl_server_prefer_ciphers = client
 auth_allow_cleartext = no
 auth_mechanisms = plain login
@@ -281,7 +285,7 @@ def test_pop3_only_renders_no_imap_listeners():
 @pytest.mark.parametrize("overrides, words", [
     ({"dovecot_protocols": ["imap", "smtp"]}, ["dovecot_protocols", "'smtp'"]),
     ({"dovecot_protocols": []}, ["dovecot_protocols", "non-empty"]),
-    ({"dovecot_listeners": {"imap4": {"port": 143}}}, ["dovecot_listeners.imap4", "unknown listener"]),
+    ({"dovecot_listeners": {"imap4": {"port": 143}}}, ["dovecot_listeners.imap4: 'imap4' is not valid: a known listener"]),
     ({"dovecot_listeners": {"imap": {"port": 70000}}}, ["dovecot_listeners.imap.port", "0-65535"]),
     ({"dovecot_listeners": {"imap": {"port": True}}}, ["dovecot_listeners.imap.port"]),
     ({"dovecot_listeners": {"imap": {"port": "143"}}}, ["dovecot_listeners.imap.port"]),
@@ -299,9 +303,10 @@ def test_pop3_only_renders_no_imap_listeners():
     ({"dovecot_auth_mechanisms": ["plain", "digest md5"]}, ["dovecot_auth_mechanisms", "digest md5"]),
     ({"dovecot_login_trusted_networks": ["192.168.1.0/33"]}, ["dovecot_login_trusted_networks", "192.168.1.0/33"]),
     ({"dovecot_log_path": "mail.log"}, ["dovecot_log_path", "mail.log"]),
-    ({"dovecot_settings": {"disable_plaintext_auth": "no"}}, ["dovecot_settings.disable_plaintext_auth", "dovecot_allow_plaintext_auth"]),
-    ({"dovecot_settings": {"mail_location": "maildir:~/Maildir"}}, ["dovecot_settings.mail_location", "dovecot_mailbox_format"]),
-    ({"dovecot_settings": {"Bad-Name": 1}}, ["dovecot_settings.Bad-Name", "not a Dovecot setting name"]),
+    ({"dovecot_settings": {"disable_plaintext_auth": "no"}},
+     ["dovecot_settings: 'disable_plaintext_auth' is not valid", "set dovecot_allow_plaintext_auth instead"]),
+    ({"dovecot_settings": {"mail_location": "maildir:~/Maildir"}}, ["dovecot_settings: 'mail_location' is not valid", "set dovecot_mailbox_format instead"]),
+    ({"dovecot_settings": {"Bad-Name": 1}}, ["dovecot_settings: 'Bad-Name' is not valid: a Dovecot setting name"]),
     ({"dovecot_settings": {"mail_plugins": {"quota": True}}}, ["dovecot_settings.mail_plugins", "dict"]),
     ({"dovecot_settings": {"login_greeting": "a\nb"}}, ["dovecot_settings.login_greeting", "one line"]),
     ({"dovecot_extra_config": ["plugin {"]}, ["dovecot_extra_config", "one string"]),
@@ -332,13 +337,14 @@ def test_role_hands_the_filter_every_variable():
 def test_listener_on_an_address_the_host_lacks_is_refused():
     """The chapter's 192.168.1.100 on a host without it: Dovecot would stop at the reload."""
     errors = filt.dovecot_config_errors(chapter(host_addresses=["10.88.0.5", "127.0.0.1", "fe80::1%eth0"]))
-    assert errors == ["dovecot_listeners.pop3s.address: 192.168.1.100 is not an address of this host, so Dovecot could not "
-                      "listen there (a reload would stop it); the host has 10.88.0.5, 127.0.0.1, fe80::1"]
+    assert errors == ["dovecot_listeners.pop3s.address: '192.168.1.100' is not valid: an address of this host: Dovecot could "
+                      "not listen there (a reload would stop it); the host has 10.88.0.5, 127.0.0.1, fe80::1"]
     # on bigboy itself it is fine; loopback (all of 127.0.0.0/8, ::1), wildcards and host names always are
     assert filt.dovecot_config_errors(chapter(host_addresses=["192.168.1.100"])) == []
     data = role_input(dovecot_listen=["127.0.0.100", "::1", "*", "::", "mail.my-site.com"], host_addresses=[])
     assert filt.dovecot_config_errors(data) == []
-    assert "dovecot_listen: fe80::2" in filt.dovecot_config_errors(role_input(dovecot_listen=["fe80::2"], host_addresses=["fe80::1"]))[0]
+    errors = filt.dovecot_config_errors(role_input(dovecot_listen=["fe80::2"], host_addresses=["fe80::1"]))
+    assert "dovecot_listen: 'fe80::2' is not valid: an address of this host" in errors[0]
 
 
 def test_defaults_pass_and_render_in_both_syntaxes():
@@ -355,7 +361,22 @@ def test_example_vars_pass_the_checks():
 
 
 def test_default_cipher_list_is_mozilla_intermediate():
-    assert load(ROLE / "defaults" / "main.yml")["dovecot_ssl_cipher_list"] == filt.MOZILLA_INTERMEDIATE
+    """Mozilla's "intermediate" TLS 1.2 ciphers: ECDHE (ECDSA, RSA) and DHE-RSA with AES-GCM or ChaCha20-Poly1305."""
+    ciphers = CIPHERS.split(":")
+    assert len(ciphers) == 9 and all(c.endswith(("GCM-SHA256", "GCM-SHA384", "CHACHA20-POLY1305")) for c in ciphers)
+    assert ciphers[0] == "ECDHE-ECDSA-AES128-GCM-SHA256" and ciphers[-1] == "DHE-RSA-CHACHA20-POLY1305"
+
+
+@pytest.mark.parametrize("name", filt.REQUIRED)
+def test_filter_has_no_fallbacks_of_its_own(name):
+    """Every role variable the filter reads must be passed: a missing one is an error, not a default of the filter's."""
+    data = role_input()
+    del data[name]
+    assert filt.dovecot_config_errors(data) == [f"{name}: None is not valid: required: the dovecot role passes it "
+                                                "(its default is in roles/dovecot/defaults/main.yml)"]
+    with pytest.raises(AnsibleFilterError, match=f"{name}: None is not valid: required"):
+        filt.dovecot_config(data, "2.4")
+    assert not hasattr(filt, "MOZILLA_INTERMEDIATE")
 
 
 def test_defaults_and_argument_specs_are_identical():

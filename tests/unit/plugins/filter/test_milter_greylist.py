@@ -67,20 +67,20 @@ def test_every_whitelist_kind_in_order():
 
 
 @pytest.mark.parametrize("change, expected", [
-    ({"delay": "five minutes"}, "milter_greylist_delay must be a duration such as 5m"),
-    ({"autowhite": True}, "milter_greylist_autowhite must be a duration"),
-    ({"dumpfreq": "-1"}, "milter_greylist_dumpfreq must be a duration"),
-    ({"socket": "relative.sock"}, "milter_greylist_socket must be an absolute path"),
-    ({"pidfile": "/run/a b.pid"}, "milter_greylist_pidfile must be an absolute path"),
-    ({"socket_mode": "rw"}, "milter_greylist_socket_mode must be an octal mode"),
-    ({"user": "Grey List"}, "milter_greylist_user must be a user name"),
-    ({"whitelist_addresses": ["192.168.0.0/33"]}, "milter_greylist_whitelist_addresses[0]: '192.168.0.0/33' is not an IP"),
-    ({"whitelist_addresses": "192.168.0.0/16"}, "milter_greylist_whitelist_addresses must be a list"),
-    ({"whitelist_domains": ["bad domain"]}, "milter_greylist_whitelist_domains[0]: 'bad domain' is not a domain"),
-    ({"whitelist_recipients": ["a b@c"]}, "milter_greylist_whitelist_recipients[0]: 'a b@c' is not an address"),
-    ({"extra_lines": ["a\nb"]}, "milter_greylist_extra_lines[0] must be a one-line string"),
-    ({"greylist_by_default": "yes"}, "milter_greylist_greylist_by_default must be a boolean"),
-    ({"spf_bypass": "no"}, "milter_greylist_spf_bypass must be a boolean"),
+    ({"delay": "five minutes"}, "milter_greylist_delay: 'five minutes' is not valid: a duration"),
+    ({"autowhite": True}, "milter_greylist_autowhite: True is not valid: a duration"),
+    ({"dumpfreq": "-1"}, "milter_greylist_dumpfreq: '-1' is not valid: a duration"),
+    ({"socket": "relative.sock"}, "milter_greylist_socket: 'relative.sock' is not valid: an absolute path"),
+    ({"pidfile": "/run/a b.pid"}, "milter_greylist_pidfile: '/run/a b.pid' is not valid: an absolute path"),
+    ({"socket_mode": "rw"}, "milter_greylist_socket_mode: 'rw' is not valid: an octal file mode"),
+    ({"user": "Grey List"}, "milter_greylist_user: 'Grey List' is not valid: a Linux user name"),
+    ({"whitelist_addresses": ["192.168.0.0/33"]}, "milter_greylist_whitelist_addresses[0]: '192.168.0.0/33' is not valid: an IP address or network"),
+    ({"whitelist_addresses": "192.168.0.0/16"}, "milter_greylist_whitelist_addresses: '192.168.0.0/16' is not valid: a list"),
+    ({"whitelist_domains": ["bad domain"]}, "milter_greylist_whitelist_domains[0]: 'bad domain' is not valid: a mail domain"),
+    ({"whitelist_recipients": ["a b@c"]}, "milter_greylist_whitelist_recipients[0]: 'a b@c' is not valid: an address such as user@example.com"),
+    ({"extra_lines": ["a\nb"]}, "milter_greylist_extra_lines[0]: 'a\\nb' is not valid: one line of text"),
+    ({"greylist_by_default": "yes"}, "milter_greylist_greylist_by_default: 'yes' is not valid: a boolean"),
+    ({"spf_bypass": "no"}, "milter_greylist_spf_bypass: 'no' is not valid: a boolean"),
 ])
 def test_errors_name_the_variable(change, expected):
     result = milter_greylist_conf(dict(BASE, **change))
@@ -88,7 +88,7 @@ def test_errors_name_the_variable(change, expected):
 
 
 def test_not_a_dict():
-    assert milter_greylist_conf(None)["errors"] == ["milter_greylist_conf: the settings must be a dictionary"]
+    assert milter_greylist_conf(None)["errors"] == ["milter_greylist_conf input: None is not valid: a dictionary of the settings"]
 
 
 @pytest.mark.parametrize("policy, flag", [("pass", ""), ("tempfail", "T"), ("reject", "R")])
@@ -97,5 +97,5 @@ def test_flags(policy, flag):
 
 
 def test_flags_bad():
-    with pytest.raises(ValueError, match="must be pass, tempfail or reject"):
+    with pytest.raises(ValueError, match="is not valid: pass, tempfail or reject"):
         milter_greylist_flags("drop")

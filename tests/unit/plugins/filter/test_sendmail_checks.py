@@ -26,28 +26,32 @@ def test_valid_is_empty():
 
 
 @pytest.mark.parametrize("config, expected", [
-    ({"sendmail_mode": "relay"}, "sendmail_mode must be 'server' or 'client'"),
-    ({"sendmail_mode": "client", "sendmail_smart_host": ""}, "sendmail_smart_host is required"),
-    ({"sendmail_dnsbl": [{"zone": "bl spamcop"}]}, "sendmail_dnsbl[0]: 'zone' must be a DNS zone"),
-    ({"sendmail_dnsbl": [{"message": "x"}]}, "sendmail_dnsbl[0]: 'zone' must be a DNS zone"),
-    ({"sendmail_dnsbl": ["bl.spamcop.net"]}, "sendmail_dnsbl[0] must be a dictionary"),
-    ({"sendmail_dnsbl": [{"zone": "a.org", "msg": "x"}]}, "sendmail_dnsbl[0]: unknown key 'msg'"),
-    ({"sendmail_dnsbl": [{"zone": "a.org", "message": "`unclosed"}]}, "sendmail_dnsbl[0]: 'message' has 1 m4 quote"),
-    ({"sendmail_dnsbl": [{"zone": "a.org", "tempfail": "yes"}]}, "'tempfail' must be a boolean"),
-    ({"sendmail_milters": [{"name": "g", "socket": "/tmp/sock"}]}, "sendmail_milters[0]: 'socket' must look like"),
-    ({"sendmail_milters": [{"name": "g g", "socket": "local:/s"}]}, "sendmail_milters[0]: 'name' must be"),
-    ({"sendmail_milters": [{"name": "g", "socket": "local:/s", "flags": "X"}]}, "'flags' must be"),
-    ({"sendmail_milters": [{"name": "g", "socket": "local:/s", "timeouts": {"Q": "1s"}}]}, "timeouts key 'Q'"),
+    ({"sendmail_mode": "relay"}, "sendmail_mode: 'relay' is not valid: 'server' or 'client'"),
+    ({"sendmail_mode": "client", "sendmail_smart_host": ""}, "sendmail_smart_host: '' is not valid: required when sendmail_mode is 'client'"),
+    ({"sendmail_dnsbl": [{"zone": "bl spamcop"}]}, "sendmail_dnsbl[0].zone: 'bl spamcop' is not valid: a DNS zone"),
+    ({"sendmail_dnsbl": [{"message": "x"}]}, "sendmail_dnsbl[0].zone: None is not valid: a DNS zone"),
+    ({"sendmail_dnsbl": ["bl.spamcop.net"]}, "sendmail_dnsbl[0]: 'bl.spamcop.net' is not valid: a dictionary"),
+    ({"sendmail_dnsbl": [{"zone": "a.org", "msg": "x"}]}, "sendmail_dnsbl[0] key: 'msg' is not valid: one of the keys zone, message, tempfail"),
+    ({"sendmail_dnsbl": [{"zone": "a.org", "message": "`unclosed"}]}, "sendmail_dnsbl[0].message: '`unclosed' is not valid: text with "
+        "balanced m4 quotes and parentheses (it has 1 m4 quote"),
+    ({"sendmail_dnsbl": [{"zone": "a.org", "tempfail": "yes"}]}, "sendmail_dnsbl[0].tempfail: 'yes' is not valid: a boolean"),
+    ({"sendmail_milters": [{"name": "g", "socket": "/tmp/sock"}]}, "sendmail_milters[0].socket: '/tmp/sock' is not valid: a milter socket: local:/path"),
+    ({"sendmail_milters": [{"name": "g g", "socket": "local:/s"}]}, "sendmail_milters[0].name: 'g g' is not valid: a milter name"),
+    ({"sendmail_milters": [{"name": "g", "socket": "local:/s", "flags": "X"}]}, "sendmail_milters[0].flags: 'X' is not valid: '', 'R' (reject)"),
+    ({"sendmail_milters": [{"name": "g", "socket": "local:/s", "timeouts": {"Q": "1s"}}]}, "sendmail_milters[0].timeouts key: 'Q' is not "
+        "valid: one of C, S, R, E"),
     ({"sendmail_milters": [{"name": "g", "socket": "local:/s", "macros": {"connect": ["if_addr"]}}]},
-     "'if_addr' is not a macro name"),
+     "sendmail_milters[0].macros.connect[0]: 'if_addr' is not valid: a sendmail macro name"),
     ({"sendmail_milters": [{"name": "g", "socket": "local:/s"}, {"name": "g", "socket": "local:/t"}]},
-     "sendmail_milters[1]: milter 'g' is already defined by sendmail_milters[0]"),
-    ({"sendmail_mc_raw_end": ["define(`confFOO', `1'dnl"]}, "sendmail_mc_raw_end[0]"),
-    ({"sendmail_mc_raw_features": ["FEATURE(`x)dnl"]}, "m4 quote(s) opened"),
-    ({"sendmail_listen_addresses": ["eth0"]}, "sendmail_listen_addresses[0]: 'eth0' is not an IP address"),
-    ({"sendmail_procmail_recipes": ["| /usr/bin/spamc"]}, "sendmail_procmail_recipes[0] has no recipe start line"),
-    ({"sendmail_procmail_recipes": [{":0fw": "spamc"}]}, "sendmail_procmail_recipes[0] must be a string"),
-    ({"sendmail_procmail_recipes": ":0fw"}, "sendmail_procmail_recipes must be a list"),
+     "sendmail_milters[1].name: 'g' is not valid: a name of its own: milter 'g' is already defined by sendmail_milters[0]"),
+    ({"sendmail_mc_raw_end": ["define(`confFOO', `1'dnl"]}, "sendmail_mc_raw_end[0]: \"define(`confFOO', `1'dnl\" is not valid"),
+    ({"sendmail_mc_raw_features": ["FEATURE(`x)dnl"]}, "sendmail_mc_raw_features[0]: 'FEATURE(`x)dnl' is not valid: text with balanced m4 "
+        "quotes and parentheses (it has 1 m4 quote(s) opened"),
+    ({"sendmail_listen_addresses": ["eth0"]}, "sendmail_listen_addresses[0]: 'eth0' is not valid: an IP address"),
+    ({"sendmail_procmail_recipes": ["| /usr/bin/spamc"]}, "sendmail_procmail_recipes[0]: '| /usr/bin/spamc' is not valid: a procmail recipe: "
+        "it has no recipe start line"),
+    ({"sendmail_procmail_recipes": [{":0fw": "spamc"}]}, "sendmail_procmail_recipes[0]: {':0fw': 'spamc'} is not valid: a string"),
+    ({"sendmail_procmail_recipes": ":0fw"}, "sendmail_procmail_recipes: ':0fw' is not valid: a list"),
 ])
 def test_errors(config, expected):
     errors = sendmail_config_errors(config)
@@ -75,13 +79,15 @@ def test_m4_origin():
 
 
 @pytest.mark.parametrize("config, expected", [
-    ({"sendmail_delivery_mode": "batch"}, "sendmail_delivery_mode must be one of background, interactive, queue"),
-    ({"sendmail_max_queue_children": -1}, "sendmail_max_queue_children must be an integer of at least 0"),
-    ({"sendmail_max_queue_children": True}, "sendmail_max_queue_children must be an integer"),
-    ({"sendmail_max_runners_per_queue": 0}, "sendmail_max_runners_per_queue must be an integer of at least 1"),
-    ({"sendmail_queue_interval": "5 min"}, "sendmail_queue_interval must be digits with an optional unit"),
-    ({"sendmail_queue_interval": "q5s"}, "e.g. '10m', 'p5s'"),
-    ({"sendmail_queue_interval": "10m", "os_family": "RedHat"}, "on RedHat set the daemon's queue interval"),
+    ({"sendmail_delivery_mode": "batch"}, "sendmail_delivery_mode: 'batch' is not valid: one of background, interactive, queue"),
+    ({"sendmail_max_queue_children": -1}, "sendmail_max_queue_children: -1 is not valid: an integer of at least 0"),
+    ({"sendmail_max_queue_children": True}, "sendmail_max_queue_children: True is not valid: an integer"),
+    ({"sendmail_max_runners_per_queue": 0}, "sendmail_max_runners_per_queue: 0 is not valid: an integer of at least 1"),
+    ({"sendmail_queue_interval": "5 min"}, "sendmail_queue_interval: '5 min' is not valid: a duration such as 10m"),
+    ({"sendmail_queue_interval": "q5s"}, "sendmail_queue_interval: 'q5s' is not valid: a duration such as 10m or 1h30m, with 'p' in front "
+        "for persistent queue runners (p5s)"),
+    ({"sendmail_queue_interval": "10m", "os_family": "RedHat"}, "sendmail_queue_interval: '10m' is not valid: null on RedHat: the role "
+        "applies it through Debian's /etc/mail/sendmail.conf; on RedHat set the daemon's queue interval"),
 ])
 def test_queue_knobs_are_checked(config, expected):
     errors = sendmail_config_errors(config)

@@ -116,20 +116,20 @@ def test_subject_tag_without_rewrite_warns():
 
 
 @pytest.mark.parametrize("settings, options, expected", [
-    ({"required_score": "lots"}, None, "spamassassin_required_score must be a number"),
-    ({}, {"required_hits": "five"}, "required_score must be a number such as 5.0, got 'five'"),
-    ({"rewrite_subject": True, "subject_tag": ""}, None, "the subject tag must be a one-line string"),
-    ({"report_safe": 3}, None, "report_safe must be 0, 1 or 2, got 3"),
-    ({"use_bayes": "maybe"}, None, "use_bayes must be a boolean (1/0), got 'maybe'"),
-    ({"rbl_checks": "maybe"}, None, "spamassassin_rbl_checks must be a boolean"),
-    ({"bayes_path": "bayes"}, None, "bayes_path must be an absolute path prefix"),
-    ({"bayes_file_mode": "rw"}, None, "bayes_file_mode must be an octal mode"),
-    ({"ok_languages": ["english"]}, None, "ok_languages must be language codes"),
-    ({"ok_locales": "en-US"}, None, "ok_locales must be locale codes"),
-    ({"trusted_networks": ["192.168.1.0/33"]}, None, "trusted_networks: '192.168.1.0/33' is not an IP address"),
-    ({}, {"bad name": 1}, "'bad name' is not a local.cf option name"),
-    ({}, {"score": "A\nB"}, "option score: the value must be one line"),
-    ({}, ["required_hits 5"], "spamassassin_options must be a dictionary"),
+    ({"required_score": "lots"}, None, "spamassassin_required_score: 'lots' is not valid: a number"),
+    ({}, {"required_hits": "five"}, "required_score: 'five' is not valid: a number such as 5.0"),
+    ({"rewrite_subject": True, "subject_tag": ""}, None, "subject_tag: '' is not valid: one line of text such as *****SPAM***** when subject rewriting is on"),
+    ({"report_safe": 3}, None, "report_safe: 3 is not valid: 0, 1 or 2"),
+    ({"use_bayes": "maybe"}, None, "use_bayes: 'maybe' is not valid: a boolean (1/0)"),
+    ({"rbl_checks": "maybe"}, None, "spamassassin_rbl_checks: 'maybe' is not valid: a boolean"),
+    ({"bayes_path": "bayes"}, None, "bayes_path: 'bayes' is not valid: an absolute path prefix"),
+    ({"bayes_file_mode": "rw"}, None, "bayes_file_mode: 'rw' is not valid: an octal file mode"),
+    ({"ok_languages": ["english"]}, None, "ok_languages: ['english'] is not valid: language codes"),
+    ({"ok_locales": "en-US"}, None, "ok_locales: 'en-US' is not valid: locale codes"),
+    ({"trusted_networks": ["192.168.1.0/33"]}, None, "trusted_networks: '192.168.1.0/33' is not valid: an IP address or network"),
+    ({}, {"bad name": 1}, "spamassassin_options: 'bad name' is not valid: a local.cf option name"),
+    ({}, {"score": "A\nB"}, "option score: 'A\\nB' is not valid: a value on one line"),
+    ({}, ["required_hits 5"], "spamassassin_options: ['required_hits 5'] is not valid: a dictionary"),
 ])
 def test_errors_name_the_variable(settings, options, expected):
     result = spamassassin_local_cf(settings, options=options)
@@ -138,12 +138,12 @@ def test_errors_name_the_variable(settings, options, expected):
 
 def test_extra_lines_must_be_lines():
     result = spamassassin_local_cf({}, extra_lines=["ok 1", "two\nlines"])
-    assert result["errors"] == ["spamassassin_extra_lines[1] must be a one-line string, got 'two\\nlines'"]
-    assert spamassassin_local_cf({}, extra_lines="x")["errors"] == ["spamassassin_extra_lines must be a list of local.cf lines"]
+    assert result["errors"] == ["spamassassin_extra_lines[1]: 'two\\nlines' is not valid: one line of text, without newlines or other control characters"]
+    assert spamassassin_local_cf({}, extra_lines="x")["errors"] == ["spamassassin_extra_lines: 'x' is not valid: a list of local.cf lines"]
 
 
 def test_not_a_dict():
-    assert spamassassin_local_cf("x")["errors"] == ["spamassassin_local_cf: the settings must be a dictionary"]
+    assert spamassassin_local_cf("x")["errors"] == ["spamassassin_local_cf input: 'x' is not valid: a dictionary of the settings"]
 
 
 def test_unknown_options_pass_through_for_lint_to_judge():

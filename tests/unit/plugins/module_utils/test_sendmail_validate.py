@@ -5,6 +5,7 @@ import re
 
 import pytest
 from ansible_collections.homelab.mailserver.plugins.module_utils import _sendmail_validate as v
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate
 from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map import (
     KINDS,
     update_text,
@@ -43,11 +44,11 @@ CASES = [
     ("access", "1..2", "RELAY", "1-4 whole octets"),
     ("access", "IPv6:zz", "RELAY", "not a valid IPv6: form"),
     ("access", "@my-site.com", "RELAY", "use the bare domain 'my-site.com'"),
-    ("access", "bad_domain..com", "RELAY", "not a valid domain name"),
+    ("access", "bad_domain..com", "RELAY", "is not valid: it is not a domain name"),
     ("access", "Bogus:foo", "RELAY", "unknown tag 'Bogus:'; valid tags: Connect:"),
     ("access", "Connect:", "RELAY", "needs something after the colon"),
     ("access", "Connect:user@example.com", "RELAY", "not an e-mail address"),
-    ("access", "two words", "RELAY", "contains whitespace"),
+    ("access", "two words", "RELAY", "contains whitespace or control characters; it must be one token"),
     # ---- access: right-hand sides
     ("access", "a.example", "ok", None),
     ("access", "a.example", "Relay", None),
@@ -62,8 +63,8 @@ CASES = [
     ("access", "a.example", "ERROR:Go away", "ERROR:[D.S.N:]NNN text"),
     ("access", "a.example", "QUARANTINE:check this", None),
     ("access", "a.example", "QUARANTINE:", "QUARANTINE: needs a reason"),
-    ("access", "a.example", "MAYBE", "unknown action 'MAYBE'; valid: OK, RELAY, REJECT, DISCARD, SKIP"),
-    ("access", "a.example", "", "value is empty"),
+    ("access", "a.example", "MAYBE", "value: 'MAYBE' is not valid: OK, RELAY, REJECT, DISCARD, SKIP"),
+    ("access", "a.example", "", "value: '' is not valid: it is empty or not one line"),
     ("access", "Spam:abuse@", "FRIEND", None),
     ("access", "Spam:example.com", "HATER", None),
     ("access", "Spam:abuse@", "OK", "Spam: entries take FRIEND or HATER"),
@@ -95,7 +96,7 @@ CASES = [
     ("virtusertable", "user+detail@foo.org", "%2@example.com", "supplies no substitutions"),
     ("virtusertable", "@foo.org", "%4@example.com", "only %1 (user), %2 (detail) and %3 (+detail) exist"),
     ("virtusertable", "@foo.org", "a@x.com,b@x.com", "maps to exactly one address"),
-    ("virtusertable", "webmaster", "marc", "virtusertable keys are user@domain, @domain"),
+    ("virtusertable", "webmaster", "marc", "is not valid: a virtusertable key: user@domain, @domain"),
     ("virtusertable", "webmaster@", "marc", "needs a domain after @"),
     ("virtusertable", "a@foo.org", "error:nobody here", "error:nouser text"),
     ("virtusertable", "a@foo.org", "error:5.1.1:450 x", "enhanced status 5.x.x does not match reply code 4xx"),
@@ -103,23 +104,23 @@ CASES = [
     # ---- genericstable / mailertable / domaintable / authinfo / generic
     ("genericstable", "alert", "security-alert@my-site.com", None),
     ("genericstable", "apache@bigboy.my-site.com", "mailer@my-site.com", None),
-    ("genericstable", "alert", "security-alert", "must be an address user@domain"),
-    ("genericstable", "al ert", "x@y.com", "contains whitespace"),
+    ("genericstable", "alert", "security-alert", "value: 'security-alert' is not valid: a mail address user@domain"),
+    ("genericstable", "al ert", "x@y.com", "key: 'al ert' is not valid: one token: not empty, without whitespace"),
     ("mailertable", ".example.org", "esmtp:[mx.example.org]", None),
     ("mailertable", "example.org", "relay:smarthost.example.net", None),
     ("mailertable", "local.example", "local:user", None),
     ("mailertable", "bad.example", "error:5.1.2:550 No such domain", None),
-    ("mailertable", "example.org", "mx.example.org", "write mailer:host"),
-    ("mailertable", "exa mple", "smtp:x", "contains whitespace"),
-    ("mailertable", "-bad-.org", "smtp:x", "mailertable keys are domain or .domain"),
+    ("mailertable", "example.org", "mx.example.org", "is not valid: mailer:host, e.g. esmtp:[mail.example.com]"),
+    ("mailertable", "exa mple", "smtp:x", "key: 'exa mple' is not valid: one token: not empty, without whitespace"),
+    ("mailertable", "-bad-.org", "smtp:x", "is not valid: a mailertable key: domain or .domain"),
     ("domaintable", "old.example", "new.example", None),
-    ("domaintable", "old.example", "new example", "contains whitespace"),
+    ("domaintable", "old.example", "new example", "value: 'new example' is not valid: one token: not empty, without whitespace"),
     ("authinfo", "AuthInfo:smtp.example.net", '"U:user" "P:secret" "M:PLAIN"', None),
     ("authinfo", "AuthInfo:", '"U:user" "P=c2VjcmV0"', None),
-    ("authinfo", "smtp.example.net", '"U:user"', "authinfo keys are AuthInfo:host"),
+    ("authinfo", "smtp.example.net", '"U:user"', "is not valid: AuthInfo:host, AuthInfo:IP or AuthInfo: (default)"),
     ("authinfo", "AuthInfo:smtp.example.net", "user secret", 'quoted items like "U:user"'),
     ("generic", "anything", "any value at all", None),
-    ("generic", "anything", "two\nlines", "must be a single line"),
+    ("generic", "anything", "two\nlines", "is not valid: a non-empty value on one line"),
 ]
 
 
@@ -143,11 +144,11 @@ CLASS_CASES = [
     ("class_hosts", "my-site.com", None),
     ("class_hosts", "[192.168.1.1]", None),
     ("class_hosts", "192.168.1", None),
-    ("class_hosts", "not valid", "contains whitespace"),
-    ("class_hosts", "bad..example", "not a valid domain name"),
+    ("class_hosts", "not valid", "entry: 'not valid' is not valid: one token: not empty, without whitespace"),
+    ("class_hosts", "bad..example", "entry: 'bad..example' is not valid: it is not a domain name"),
     ("class_users", "root", None),
     ("class_users", "smmsp", None),
-    ("class_users", "-x", "is not a user name"),
+    ("class_users", "-x", "entry: '-x' is not valid: a Linux user name"),
     ("class_any", "whatever:token", None),
 ]
 
@@ -163,14 +164,14 @@ ALIAS_CASES = [
     ("prog", ["|/usr/bin/procmail -m /etc/x.rc"], None),
     ("list", [":include:/home/mailings/admin-list"], None),
     ("file", ["/var/log/mail archive"], None),
-    ("root", "marc,webmaster@my-site.com", "members must be a YAML list"),
+    ("root", "marc,webmaster@my-site.com", "members: 'marc,webmaster@my-site.com' is not valid: a YAML list"),
     ("root", ["marc, webmaster@my-site.com"], "give each member as its own YAML list item"),
     ("root", ["marc webmaster"], "give each member as its own YAML list item"),
-    ("root", [], "members must be a non-empty list"),
-    ("root", [""], "is not a non-empty string"),
+    ("root", [], "members: [] is not valid: a non-empty list"),
+    ("root", [""], "members item: '' is not valid: a non-empty string"),
     ("root", None, "members is required when state is present"),
-    ("bad name", ["x"], "contains whitespace"),
-    ("bad:name", ["x"], "must not contain ':'"),
+    ("bad name", ["x"], "alias name: 'bad name' is not valid: one token: not empty, without whitespace"),
+    ("bad:name", ["x"], "alias name: 'bad:name' is not valid: an alias name: a local part"),
 ]
 
 
@@ -196,13 +197,17 @@ def _grid(alphabet, max_len):
 FAST_KEYS = [*_grid("02.a-", 5), "0", "00", "000", "0000", "255", "256", "260", "300", "1.2.3.4", "1.2.3.4.5", "1.2.3.",
              "192.168.001.010", "192.168.1.255", "192.168.1.256", "999", "a", "_a", "a_", "-a", "a-", "a.-b", "a..b",
              "example.com.", "example.com..", "host1.example.com", "1host.example.com", "a.1", "a.b-", "é.example",
-             "١٢٣", "a\n", "a b", "From:a.example", "IPv6:1::2", "a@b.example"]
+             "١٢٣", "a\n", "a b", "From:a.example", "IPv6:1::2", "a@b.example", "a@", "@a", "a@b@c.example", "a.@b",
+             "é@b.example", "a@b..c", "a@-b", "a@b.", "a@1.2.3.4", "a+b@c_d.example", "a@b.example\n", "x" * 65 + "@a.b",
+             "a@" + "b." * 126 + "c", "`a'@b.example", "a)@b.example"]
 
 
 def test_access_key_fast_path_matches_full_check(monkeypatch):
     fast = {k: v.access_key(k) for k in FAST_KEYS}
-    assert sum(bool(v.PLAIN_HOST_RE.match(k)) for k in FAST_KEYS) > 500  # the fast path is really exercised
-    monkeypatch.setattr(v, "PLAIN_HOST_RE", re.compile(r"(?!)"))
+    assert sum(bool(_validate.PLAIN_HOST_RE.fullmatch(k)) for k in FAST_KEYS) > 500  # the fast path is really exercised
+    assert sum(bool(_validate.ADDRESS_KEY_RE.fullmatch(k)) for k in FAST_KEYS) > 0
+    monkeypatch.setattr(_validate, "PLAIN_HOST_RE", re.compile(r"(?!)"))
+    monkeypatch.setattr(_validate, "ADDRESS_KEY_RE", re.compile(r"(?!)"))
     assert {k: v.access_key(k) for k in FAST_KEYS} == fast
 
 
@@ -212,5 +217,5 @@ def test_access_value_fast_path_matches_full_check(monkeypatch):
             "CERTISSUER:x", "Unknown:x"]
     values = ["OK", "RELAY", "REJECT", "DISCARD", "SKIP", "relay", "Ok", "FRIEND", "5", "VERIFY", "YES", "V l", "ACCEPT"]
     fast = {(k, val): v.access_value(k, val) for k in keys for val in values}
-    monkeypatch.setattr(v, "ACCESS_ACTION_SET", frozenset())
+    monkeypatch.setattr(_validate, "ACCESS_ACTION_SET", frozenset())
     assert {(k, val): v.access_value(k, val) for k in keys for val in values} == fast

@@ -115,7 +115,8 @@ def test_unix_forms(text):
 
 
 @pytest.mark.parametrize("text, words", [
-    ("smtp", "is not PORT"), ("127.0.0.1:0", "not a TCP port"), ("70000", "not a TCP port"),
+    ("smtp", "ports: 'smtp' is not valid: PORT, ADDRESS:PORT"), ("127.0.0.1:0", "is not valid: a spec with a TCP port 1-65535"),
+    ("70000", "ports: '70000' is not valid: a spec with a TCP port 1-65535"), ("inet:8891@bad host", "is not valid: PORT"),
     ("nosuchhost.invalid:25", "does not resolve"),
 ])
 def test_bad_forms_fail_naming_the_spec(run_module, proc, text, words):

@@ -281,11 +281,11 @@ def test_missing_parent_directories_are_created_private(keys, tmp_path):
 
 
 @pytest.mark.parametrize(("key", "message"), [
-    ({"domain": "my-site.com", "selector": "../x", "dir": "/k/my-site.com"}, "is not a DNS label sequence"),
-    ({"domain": "my-site.com", "selector": "mail", "dir": "k/my-site.com"}, "is not an absolute path"),
-    ({"domain": "my site.com", "selector": "mail", "dir": "/k/x"}, "not a domain name"),
+    ({"domain": "my-site.com", "selector": "../x", "dir": "/k/my-site.com"}, "keys[0].selector: '../x' is not valid: a DKIM selector"),
+    ({"domain": "my-site.com", "selector": "mail", "dir": "k/my-site.com"}, "keys[0].dir: 'k/my-site.com' is not valid: an absolute path"),
+    ({"domain": "my site.com", "selector": "mail", "dir": "/k/x"}, "keys[0].domain: 'my site.com' is not valid: a domain name"),
     ({"domain": "my-site.com", "selector": "mail", "dir": "/k/my-site.com", "private": "/k/other.private"},
-     "private must be /k/my-site.com/mail.private"),
+     "keys[0].private: '/k/other.private' is not valid: /k/my-site.com/mail.private"),
 ])
 def test_invalid_keys_fail_before_any_change(keys, key, message):
     r = keys([key])
@@ -294,7 +294,7 @@ def test_invalid_keys_fail_before_any_change(keys, key, message):
 
 def test_a_domain_given_twice_is_refused(keys):
     r = keys(["my-site.com", keys.key("my-site.com", "other")])
-    assert r["failed"] and "my-site.com: given more than once" in r["msg"] and os.listdir(keys.root) == []
+    assert r["failed"] and "keys[1].domain: 'my-site.com' is not valid: a domain given once" in r["msg"] and os.listdir(keys.root) == []
 
 
 def test_restricted_false_and_bits_reach_genkey(keys):

@@ -54,7 +54,8 @@ def role_vars(platform="Debian", overrides=None, domain_vars=None):
         "generics_domains": values["sendmail_generics_domains"],
         "masquerade_domains": values["sendmail_masquerade_domains"],
     }
-    values["__sendmail_model"] = MAIL_DOMAINS.mail_domains(domain_vars or {}, server=server)
+    # the mail_domains role exports the model; the sendmail role adds its server-wide entries
+    values["__sendmail_model"] = MAIL_DOMAINS.mail_domains_server(MAIL_DOMAINS.mail_domains(domain_vars or {}), server)
     # The wiring merge of vars/main.yml (plain Jinja, no Ansible filters), evaluated as Ansible would.
     native = jinja2.nativetypes.NativeEnvironment()
     for key in WIRED:
