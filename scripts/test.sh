@@ -126,7 +126,7 @@ lab() {
   bash scripts/demo.sh || rc=1
   lap "demo (lab, site.yml, doctor, mail-flow proof)"
   if [ $rc -eq 0 ]; then
-    ansible-playbook -i inventories/lab tests/integration/doctor_pitfalls.yml || rc=1
+    ansible-playbook -i inventories/lab tests/playbooks/doctor_pitfalls.yml || rc=1
     lap "planted pitfalls"
   fi
   if [ $rc -eq 0 ]; then

@@ -1,6 +1,6 @@
 """The bad-input matrix: each class of mistake fails before the host changes.
 
-tests/integration/bad_input.yml applies, case by case, one role of site.yml
+tests/playbooks/bad_input.yml applies, case by case, one role of site.yml
 to the configured lab server with one mistake (the same wiring as site.yml)
 and records the failure message and a snapshot of the mail stack before and
 after: a sha256 of every configuration file and the MainPID of every daemon.
