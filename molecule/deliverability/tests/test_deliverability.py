@@ -1,7 +1,7 @@
 """Deliverability, proved with real mail over 127.0.0.0/8 inside the container.
 
-bigboy.my-site.com (127.0.0.1:25) signs with OpenDKIM and checks SPF (pyspf-milter)
-and DMARC (OpenDMARC); the lab name server on 127.0.0.2 serves the records that
+bigboy.my-site.com (127.0.0.1:25) signs with OpenDKIM and checks SPF (pyspf-milter,
+spf role) and DMARC (OpenDMARC); the lab name server on 127.0.0.2 serves the records that
 playbooks/dns_records.yml printed; "remote.example" is the SMTP sink on 127.0.0.3.
 Its SPF record allows 127.0.0.4, not 127.0.0.5; strict.example publishes p=reject.
 Signatures are checked with dkimpy's dkimverify, not by the signer.
@@ -178,6 +178,14 @@ def test_spf_fail_is_refused_under_the_reject_policy(inbound):
     refused = inbound["spf_fail"]
     assert refused["mail"][0] == 550, refused
     assert "5.7.23" in refused["mail"][1]
+
+
+def test_spf_role_configured_pyspf_milter(host):
+    """pyspf-milter.conf is the spf role's, with the reject policy side_effect.yml left and the relay client skipped."""
+    conf = host.file("/etc/pyspf-milter/pyspf-milter.conf").content_string
+    assert "spf_policy: reject" in conf
+    skipped = next(line for line in conf.splitlines() if line.startswith("skip_addresses = "))
+    assert {"127.0.0.1", "127.0.0.2"} <= set(skipped.split(" = ", 1)[1].split(","))
 
 
 def test_spf_allowed_sender_passes(inbound):

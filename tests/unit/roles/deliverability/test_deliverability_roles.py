@@ -1,4 +1,7 @@
-"""The opendkim and opendmarc roles: variables, argument specs, and the files their templates render."""
+"""The opendkim, spf and opendmarc roles: variables, argument specs, and the files their templates render.
+
+The spf role's own templates and values: tests/unit/roles/spf.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import pathlib
 import jinja2
 import pytest
 import yaml
+from ansible.template import Templar, trust_as_template
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
-ROLES = {name: ROOT / "roles" / name for name in ("opendkim", "opendmarc")}
+ROLES = {name: ROOT / "roles" / name for name in ("opendkim", "spf", "opendmarc")}
 TYPES = {"str": str, "int": int, "bool": bool, "list": list, "dict": dict, "path": str}
 
 
@@ -22,7 +26,10 @@ def _yaml(path):
 def test_defaults_and_argument_specs_are_identical(role):
     defaults = _yaml(ROLES[role] / "defaults" / "main.yml")
     options = _yaml(ROLES[role] / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert sorted(defaults) == sorted(options)
+    # an option without a default is only a deprecated old name (its description says so)
+    deprecated = sorted(n for n in options if str(options[n]["description"]).startswith("Deprecated"))
+    assert sorted(defaults) == sorted(set(options) - set(deprecated))
+    assert all("default" not in options[name] for name in deprecated)
     for name, value in defaults.items():
         # a default computed from other variables is a template string until Ansible renders it
         computed = isinstance(value, str) and value.startswith("{{")
@@ -121,33 +128,30 @@ def test_opendkim_tables():
     assert hosts[-4:] == ["127.0.0.1", "192.168.2.0/24", "my-site.com", ".my-site.com"]
 
 
-def opendmarc_values(**overrides):
+def opendmarc_values(**inventory):
+    """The opendmarc role's values, with INVENTORY over its defaults; the computed ones resolved by Ansible."""
     values = dict(_yaml(ROLES["opendmarc"] / "defaults" / "main.yml"))
+    values.update(inventory)
     values.update(_yaml(ROLES["opendmarc"] / "vars" / "main.yml"))
     values.update(_yaml(ROLES["opendmarc"] / "vars" / "Debian.yml"))
-    values.update({"__opendmarc_authserv_id": "bigboy.my-site.com",
-                   "__opendmarc_skipped_networks": ["127.0.0.1", "::1", "192.168.2.0/24"],
-                   "__opendmarc_skipped_hosts": ["127.0.0.1", "::1", "192.168.2.0/24", "my-site.com"]})
-    values.update(overrides)
+    values.update({"__opendmarc_fqdn": {"stdout": "bigboy.my-site.com"},
+                   "mail_domains_model": {"relay_clients": ["192.168.2.0/24", "my-site.com", ".my-site.com"]}})
+    templar = Templar(variables={k: _trusted(v) for k, v in values.items()})
+    for name in ("__opendmarc_authserv_id", "__opendmarc_skipped_hosts", "__opendmarc_trust_spf_results",
+                 "opendmarc_sendmail_milters"):
+        values[name] = templar.template(trust_as_template("{{ %s }}" % name))
     return values
 
 
-@pytest.mark.parametrize("policy, reject, defer, dropin", [
-    ("tag", "False", "False", False),
-    ("tempfail", "Fail", "True", True),
-    ("reject", "Fail", "True", False),
-])
-def test_spf_policy(policy, reject, defer, dropin):
-    values = opendmarc_values(opendmarc_spf_policy=policy)
-    conf = _conf(render("opendmarc", "pyspf-milter.conf.j2", **values), sep="=")
-    assert conf["Mail_From_reject"] == conf["HELO_reject"] == reject
-    assert conf["TempError_Defer"] == defer
-    assert conf["Header_Type"] == "AR" and conf["Authserv_Id"] == "bigboy.my-site.com"
-    assert conf["skip_addresses"] == conf["InternalHosts"] == "127.0.0.1,::1,192.168.2.0/24"
-    assert conf["Socket"] == "inet:8893@127.0.0.1"
-    unit = render("opendmarc", "pyspf-milter.dropin.j2", **values)
-    assert ("ExecStart=/usr/bin/python3 /usr/local/lib/homelab-mailserver/pyspf-milter-tempfail.py "
-            "/etc/pyspf-milter/pyspf-milter.conf" in unit) is dropin
+def _trusted(value):
+    """Mark the strings of a vars file as templates, as Ansible's loader does for role files."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {k: _trusted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trusted(v) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("policy, reject", [("tag", "false"), ("reject", "true")])
@@ -159,7 +163,27 @@ def test_dmarc_policy(policy, reject):
     assert conf["SPFSelfValidate"] == "true"
 
 
-@pytest.mark.parametrize("spf_enabled, ignore", [(True, "false"), (False, "true")])
-def test_dmarc_trusts_spf_headers_only_when_our_spf_milter_runs(spf_enabled, ignore):
-    conf = _conf(render("opendmarc", "opendmarc.conf.j2", **opendmarc_values(opendmarc_spf_enabled=spf_enabled)))
+def test_ignore_hosts_take_the_relay_clients_and_host_names():
+    hosts = render("opendmarc", "ignore.hosts.j2", **opendmarc_values()).splitlines()
+    assert hosts[-5:] == ["127.0.0.1", "::1", "192.168.2.0/24", "my-site.com", ".my-site.com"]
+
+
+@pytest.mark.parametrize("inventory, ignore", [
+    ({}, "false"),
+    ({"opendmarc_trust_spf_results": False}, "true"),
+    # the deprecated switch of the SPF milter the role ran before homelab.mailserver.spf
+    ({"opendmarc_spf_enabled": False}, "true"),
+    ({"opendmarc_spf_enabled": True}, "false"),
+], ids=["default", "not-trusted", "old-spf-off", "old-spf-on"])
+def test_dmarc_trusts_spf_results_only_when_an_spf_milter_runs_before_it(inventory, ignore):
+    conf = _conf(render("opendmarc", "opendmarc.conf.j2", **opendmarc_values(**inventory)))
     assert conf["SPFIgnoreResults"] == ignore
+
+
+@pytest.mark.parametrize("enabled, names", [(True, ["opendmarc"]), (False, [])])
+def test_exported_milters_are_opendmarc_only(enabled, names):
+    milters = opendmarc_values(opendmarc_dmarc_enabled=enabled)["opendmarc_sendmail_milters"]
+    assert [m["name"] for m in milters] == names
+    if enabled:
+        assert milters[0]["socket"] == "local:/run/opendmarc/opendmarc.sock"
+        assert milters[0]["timeouts"] == {"C": "10s", "S": "10s", "R": "10s", "E": "30s"}

@@ -1,6 +1,6 @@
 """pyspf-milter with the "tempfail" policy: every SPF result it would reject is deferred.
 
-Installed by the homelab.mailserver opendmarc role when opendmarc_spf_policy is
+Installed by the homelab.mailserver spf role when spf_policy is
 tempfail; the unit's drop-in runs it with the same configuration file. A 450/451
 lets the sender retry, and lets an admin watch what a reject policy would refuse.
 """
