@@ -310,11 +310,11 @@ def test_msp_configuration_is_the_roles(host):
 # --- bad input leaves the running server alone (side_effect.yml) ------------------------
 
 @pytest.mark.parametrize("case, words", [
-    ("invalid_access_action", ["ACCEPT", "use OK, not ACCEPT", "sendmail_access"]),
+    ("invalid_access_action", ["ACCEPT", "use OK", "not ACCEPT", "sendmail_access"]),
     ("malformed_dnsbl", ["sendmail_dnsbl[0]", "zone"]),
     ("broken_raw_m4_line", ["sendmail_mc_raw_end[0]", "no_such_feature_here", "unchanged"]),
-    ("bad_queue_settings", ["sendmail_delivery_mode must be one of background, interactive, queue, deferred",
-                            "sendmail_queue_interval must be digits", "'batch'"]),
+    ("bad_queue_settings", ["sendmail_delivery_mode", "one of background, interactive, queue, deferred",
+                            "sendmail_queue_interval", "'every 5 minutes'", "'batch'"]),
 ])
 def test_bad_input_fails_clearly_and_keeps_the_running_config(host, case, words):
     result = json.loads(host.file(f"/var/tmp/sendmail-bad-input/{case}.json").content_string)

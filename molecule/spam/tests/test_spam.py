@@ -256,9 +256,9 @@ def test_chapters_local_cf_lints_clean(host):
 
 
 @pytest.mark.parametrize("name, words", [
-    ("invalid_sa_option", ["spamassassin --lint rejected", "local.cf (line", "no_such_option 1", "unchanged"]),
-    ("invalid_greylist_line", ["milter-greylist -c rejected", "acl whitelist nosuchclause 1", "unchanged"]),
-    ("invalid_greylist_delay", ["milter_greylist_delay must be a duration", "'five minutes'"]),
+    ("invalid_sa_option", ["spamassassin rejected", "--lint", "local.cf line", "'no_such_option 1'", "unchanged"]),
+    ("invalid_greylist_line", ["milter-greylist rejected", "-c -f", "greylist.conf line", "'acl whitelist nosuchclause 1'", "unchanged"]),
+    ("invalid_greylist_delay", ["milter_greylist_delay", "a duration", "'five minutes'"]),
 ])
 def test_bad_input_fails_and_leaves_the_service_as_it_was(host, name, words):
     result = case(host, name)
