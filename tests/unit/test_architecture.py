@@ -58,7 +58,7 @@ def test_no_filter_or_module_defines_its_own_is_str():
 def test_no_role_task_writes_another_daemons_configuration():
     """A role's tasks name no file under another role's configuration directories."""
     owned = {
-        "sendmail": ["/etc/mail/", "/etc/procmailrc", "smrsh"],
+        "sendmail": ["/etc/mail/", "/etc/procmailrc", "smrsh_dir"],
         "dovecot": ["/etc/dovecot"],
         "spamassassin": ["/etc/spamassassin", "/etc/default/spamd"],
         "opendkim": ["/etc/opendkim"],

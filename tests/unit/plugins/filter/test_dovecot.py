@@ -379,21 +379,6 @@ def test_filter_has_no_fallbacks_of_its_own(name):
     assert not hasattr(filt, "MOZILLA_INTERMEDIATE")
 
 
-def test_defaults_and_argument_specs_are_identical():
-    defaults = load(ROLE / "defaults" / "main.yml")
-    options = load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert list(defaults) == list(options)
-    types = {"str": str, "int": int, "bool": bool, "list": list, "dict": dict}
-    for name, value in defaults.items():
-        assert options[name].get("default") == value, name
-        assert options[name].get("description"), name
-        assert isinstance(value, types[options[name]["type"]]), name
-        if "choices" in options[name]:
-            values = value if options[name]["type"] == "list" else [value]
-            assert set(values) <= set(options[name]["choices"]), name
-    assert options["dovecot_mailbox_format"]["choices"] == list(filt.MAIL_LOCATIONS)
-    assert options["dovecot_ssl_min_protocol"]["choices"] == list(filt.TLS_VERSIONS)
-
 
 def test_every_default_is_documented_in_readme():
     readme = (ROLE / "README.md").read_text(encoding="utf-8")

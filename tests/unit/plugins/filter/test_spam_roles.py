@@ -19,20 +19,6 @@ def load(*parts):
         return yaml.safe_load(handle)
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_defaults_and_argument_specs_are_identical(role):
-    defaults = load("roles", role, "defaults", "main.yml")
-    options = load("roles", role, "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert sorted(defaults) == sorted(options)
-    for name, value in defaults.items():
-        assert options[name].get("default") == value, name
-        assert options[name].get("description"), name
-        templated = isinstance(value, str) and value.startswith("{{")
-        if value is not None and not templated:
-            assert isinstance(value, TYPES[options[name]["type"]]), name
-        if "choices" in options[name]:
-            assert value in options[name]["choices"], name
-
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_default_is_documented_in_readme(role):

@@ -22,32 +22,6 @@ def _yaml(path):
         return yaml.safe_load(handle) or {}
 
 
-@pytest.mark.parametrize("role", sorted(ROLES))
-def test_defaults_and_argument_specs_are_identical(role):
-    defaults = _yaml(ROLES[role] / "defaults" / "main.yml")
-    options = _yaml(ROLES[role] / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-    # an option without a default is only a deprecated old name (its description says so)
-    deprecated = sorted(n for n in options if str(options[n]["description"]).startswith("Deprecated"))
-    assert sorted(defaults) == sorted(set(options) - set(deprecated))
-    assert all("default" not in options[name] for name in deprecated)
-    for name, value in defaults.items():
-        # a default computed from other variables is a template string until Ansible renders it
-        computed = isinstance(value, str) and value.startswith("{{")
-        if computed and options[name]["type"] in ("list", "dict"):
-            # a template string is no list or dictionary: the spec names no default
-            # (antsibull-docs checks default types) and its description quotes the expression
-            assert "default" not in options[name], name
-            description = options[name]["description"]
-            description = " ".join(description) if isinstance(description, list) else description
-            assert " ".join(value.split()) in " ".join(description.split()), name
-        else:
-            assert options[name].get("default") == value, name
-        assert options[name].get("description"), name
-        if not computed:
-            assert isinstance(value, TYPES[options[name]["type"]]), name
-        if "choices" in options[name]:
-            assert value in options[name]["choices"], name
-
 
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_every_default_is_documented_in_readme(role):

@@ -253,23 +253,6 @@ def test_customised_sections_placement_and_origin():
     assert "comes from sendmail_mc_raw_end[1]" in CHECKS.sendmail_m4_origin(text, lines.index("dnl # end") + 1)
 
 
-def test_defaults_and_argument_specs_are_identical():
-    with open(ROLE / "defaults" / "main.yml", encoding="utf-8") as handle:
-        defaults = yaml.safe_load(handle)
-    with open(ROLE / "meta" / "argument_specs.yml", encoding="utf-8") as handle:
-        options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
-    # a deprecated old name has no default of its own: the new name's default decides
-    current = [name for name in options if not options[name]["description"].startswith("Deprecated")]
-    assert sorted(defaults) == sorted(current)
-    types = {"str": str, "int": int, "bool": bool, "list": list, "dict": dict, "path": str}
-    for name, value in defaults.items():
-        assert options[name].get("default") == value, name
-        assert options[name].get("description"), name
-        if value is not None:
-            assert isinstance(value, types[options[name]["type"]]), name
-        if "choices" in options[name] and value is not None:
-            assert value in options[name]["choices"], name
-
 
 def test_every_default_is_documented_in_readme():
     with open(ROLE / "README.md", encoding="utf-8") as handle:
