@@ -115,7 +115,6 @@ _SERVER_DICTS = ("access", "virtusertable", "genericstable", "aliases")
 _SERVER_LISTS = ("local_host_names", "relay_domains", "generics_domains", "masquerade_domains")
 
 
-
 def describe(varname):
     """'mailserver_domain_x (group_vars/x.yml)' or the plain name for other sources."""
     if varname.startswith(PREFIX):

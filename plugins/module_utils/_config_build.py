@@ -504,8 +504,8 @@ class ConfigBuild:
         except OSError as exc:
             self.cleanup()
             done = self.result["changed_files"]
-            self.fail("%s: %s -- %s" % (self.dest, exc, ("installed before the error: " + ", ".join(done)) if done
-                                         else "nothing was installed: the live files are unchanged"))
+            state = ("installed before the error: " + ", ".join(done)) if done else "nothing was installed: the live files are unchanged"
+            self.fail("%s: %s -- %s" % (self.dest, exc, state))
         finally:
             self.cleanup()  # also when fail_json exits
         if self.result["changed"]:

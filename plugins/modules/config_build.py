@@ -21,7 +21,7 @@ description:
     has to be restarted); the module fails with a message that names the file, the command, its return code and
     output, the failing line of the candidate when the output names one, and where that line comes from
     (O(origin_regex)).
-  - The result says whether anything changed (RV(changed), only when bytes, owner, group or mode differ) and whether
+  - The result says whether anything changed (C(changed), only when bytes, owner, group or mode differ) and whether
     the change needs the daemon restarted (RV(restart_needed), see O(restart_when_changed)), so the role notifies its
     handlers on real changes only.
   - "The private directory is C(.NAME.config_build-XXXX) in the directory of O(dest); with O(check_dir=true) it is
@@ -71,7 +71,7 @@ options:
       - A command that builds a second file from the candidate, for example C(m4) making C(sendmail.cf) of
         C(sendmail.mc). Its standard output is the built candidate; it runs in the directory of O(dest) as the module's
         user, C(%s) in O(build.argv) standing for the candidate of O(dest) and C(%d) for the private directory.
-      - The built file is what O(check) tests, and it is installed with the candidate of O(dest) (RV(changed) when its
+      - The built file is what O(check) tests, and it is installed with the candidate of O(dest) (C(changed) when its
         bytes differ from the live O(build.output)).
     type: dict
     suboptions:
@@ -180,7 +180,7 @@ options:
   origin_regex:
     description:
       - Regular expression of the marker lines a template writes before what each variable produces, its first group
-        the variable's name (the sendmail role's C(^dnl # from: (.+)$), the dovecot role's C(^\s*# from: (.+)$)).
+        the variable's name (the sendmail role's V(^dnl # from: \(.+\)$), the dovecot role's V(^\\s*# from: \(.+\)$)).
       - When a step fails naming a line, the message quotes the line and the nearest marker at or above it
         ("sendmail.mc line 212 'FEATURE(...)' comes from sendmail_mc_raw_end[0]"), and RV(origin) returns it.
     type: str
@@ -204,8 +204,10 @@ attributes:
       - Before and after of O(dest), and of each extra or edited file whose content differs; the built file is not
         shown (it follows from O(dest)).
   safe_file_operations:
+    description: Uses Ansible's strict file operation functions to ensure proper permissions and avoid data corruption.
     support: full
   vault:
+    description: Can automatically decrypt Ansible vaulted files.
     support: none
   platform:
     platforms: posix

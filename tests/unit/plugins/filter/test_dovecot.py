@@ -379,7 +379,6 @@ def test_filter_has_no_fallbacks_of_its_own(name):
     assert not hasattr(filt, "MOZILLA_INTERMEDIATE")
 
 
-
 def test_every_default_is_documented_in_readme():
     readme = (ROLE / "README.md").read_text(encoding="utf-8")
     assert [name for name in load(ROLE / "defaults" / "main.yml") if f"`{name}`" not in readme] == []

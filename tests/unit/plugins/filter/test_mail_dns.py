@@ -164,7 +164,6 @@ def test_genkey_txt_without_key_is_refused():
         mail_dkim_txt('mail._domainkey IN TXT ( "v=spf1 -all" )')
 
 
-
 def test_peer_list_from_the_chapters_relay_keys():
     keys = ["192.168.1.16", "192.168.2", "my-site.com", "127.0.0.1", "IPv6:2001:db8::1", "10", "Connect:localhost"]
     assert mail_peer_list(keys) == [

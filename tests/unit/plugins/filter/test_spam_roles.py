@@ -19,7 +19,6 @@ def load(*parts):
         return yaml.safe_load(handle)
 
 
-
 @pytest.mark.parametrize("role", ROLES)
 def test_every_default_is_documented_in_readme(role):
     readme = ROOT.joinpath("roles", role, "README.md").read_text(encoding="utf-8")

@@ -22,7 +22,6 @@ def _yaml(path):
         return yaml.safe_load(handle) or {}
 
 
-
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_every_default_is_documented_in_readme(role):
     readme = (ROLES[role] / "README.md").read_text(encoding="utf-8")

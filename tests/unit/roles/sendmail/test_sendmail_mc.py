@@ -253,7 +253,6 @@ def test_customised_sections_placement_and_origin():
     assert "comes from sendmail_mc_raw_end[1]" in CHECKS.sendmail_m4_origin(text, lines.index("dnl # end") + 1)
 
 
-
 def test_every_default_is_documented_in_readme():
     with open(ROLE / "README.md", encoding="utf-8") as handle:
         readme = handle.read()
