@@ -22,7 +22,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(__file__))
 from conftest import ROOT  # noqa: E402
 
-PLAYBOOK = ROOT / "tests" / "integration" / "bad_input.yml"
+PLAYBOOK = ROOT / "tests" / "playbooks" / "bad_input.yml"
 RESULTS = ROOT / "build" / "bad-input-results.json"
 
 

@@ -408,8 +408,9 @@ def test_genericstable_addresses_agree_with_the_map_module(value, valid):
 def test_mail_domains_agree(value, valid):
     """The domain of a mailserver_domain_* variable, the resolver's mail domains and milter-greylist's domains."""
     inventory_ok = not _raises(mail_domains, {"mailserver_domain_t": {"domain": value}})
-    resolver_ok = not [p for p in resolver.resolver_problems({"resolver_hostname": "bigboy", "resolver_fqdn": "bigboy.x.example",
-                                                               "resolver_mail_domains": [value]}) if "resolver_mail_domains" in p]
+    problems = resolver.resolver_problems({"resolver_hostname": "bigboy", "resolver_fqdn": "bigboy.x.example",
+                                           "resolver_mail_domains": [value]})
+    resolver_ok = not [p for p in problems if "resolver_mail_domains" in p]
     greylist_ok = not [p for p in milter_greylist.milter_greylist_conf({"whitelist_domains": [value]})["errors"]
                        if "whitelist_domains" in p]
     assert resolver_ok is valid
@@ -422,8 +423,9 @@ def test_host_names_agree(value, valid):
     assert resolver_tests.hostname(value) is valid
     assert (resolver.hostname_problem(value) == "") is valid
     assert resolver_tests.any_bad_hostname(["bigboy", value]) is not valid
-    search_ok = not [p for p in resolver.resolver_problems({"resolver_hostname": "bigboy", "resolver_fqdn": "bigboy.x.example",
-                                                             "resolver_search": [value]}) if "resolver_search" in p]
+    problems = resolver.resolver_problems({"resolver_hostname": "bigboy", "resolver_fqdn": "bigboy.x.example",
+                                           "resolver_search": [value]})
+    search_ok = not [p for p in problems if "resolver_search" in p]
     assert search_ok is valid
 
 
@@ -431,8 +433,9 @@ def test_host_names_agree(value, valid):
 def test_ip_addresses_agree(value, valid):
     assert resolver_tests.ip_address(value) is valid
     assert (not sendmail_checks.sendmail_config_errors({"sendmail_listen_addresses": [value]})) is valid
-    ns_ok = not [p for p in resolver.resolver_problems({"resolver_hostname": "bigboy", "resolver_fqdn": "bigboy.x.example",
-                                                         "resolver_nameservers": [value]}) if "resolver_nameservers" in p]
+    problems = resolver.resolver_problems({"resolver_hostname": "bigboy", "resolver_fqdn": "bigboy.x.example",
+                                           "resolver_nameservers": [value]})
+    ns_ok = not [p for p in problems if "resolver_nameservers" in p]
     assert ns_ok is valid
     assert (not _raises(mail_dns.mail_dns_records, ["x.example"], "mx.x.example", addresses=[value])) is valid
 

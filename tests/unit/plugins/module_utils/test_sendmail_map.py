@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.homelab.mailserver.plugins.module_utils import _sendmail_map as engine
+from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map import (
     KINDS,
     cf_alias_type,
@@ -263,9 +264,7 @@ def test_non_string_value_is_an_error_not_a_crash():
                               {"key": "c.example", "value": 5000}], False, KINDS["access"])[4]
     assert errors == ["entry 'a.example': value must be a string, not bool True",
                       "entry 'b.example': value must be a string, not list ['OK']",
-                      "entry 'c.example': unknown action '5000'; valid: OK, RELAY, REJECT, DISCARD, SKIP, ERROR:[D.S.N:]NNN "
-                      "text, QUARANTINE:reason (FRIEND/HATER with Spam:, numbers with GreetPause:/ClientRate:/ClientConn:, "
-                      "VERIFY/ENCR:bits with TLS_*:)"]
+                      "entry 'c.example': value: '5000' is not valid: " + V.VALID_ACCESS_VALUE]
 
 
 def test_whitespace_only_lines_split_does_not_know_are_kept():
