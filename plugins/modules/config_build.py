@@ -180,7 +180,7 @@ options:
   origin_regex:
     description:
       - Regular expression of the marker lines a template writes before what each variable produces, its first group
-        the variable's name (the sendmail and dovecot roles match their C(# from: VARIABLE) comments).
+        the variable's name (the sendmail and dovecot roles match their own C(# from) comments, which name the variable).
       - When a step fails naming a line, the message quotes the line and the nearest marker at or above it
         ("sendmail.mc line 212 'FEATURE(...)' comes from sendmail_mc_raw_end[0]"), and RV(origin) returns it.
     type: str
