@@ -106,7 +106,7 @@ export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_
 if ansible-playbook -i "$inventory" site.yml -e @tests/plain_host/unadapted.yml >"$logs/unadapted.log" 2>&1; then
   fail "the run with the example's address 192.168.1.100 did not fail (log: $logs/unadapted.log)"
 fi
-line=$(grep -F "[ERROR]" "$logs/unadapted.log" | grep -F "is not an address of this host" | head -n1 || true)
+line=$(grep -F "[ERROR]" "$logs/unadapted.log" | grep -F "an address of this host" | head -n1 || true)
 for word in "dovecot_listeners.pop3s.address" "192.168.1.100"; do
   grep -qF "$word" <<<"$line" || fail "the failure does not name '$word' (log: $logs/unadapted.log)"
 done

@@ -11,7 +11,6 @@ as it was.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import grp
 import os
@@ -19,7 +18,6 @@ import pwd
 import re
 import shutil
 import stat
-import subprocess
 import tempfile
 from dataclasses import dataclass
 
@@ -360,27 +358,29 @@ class ConfigBuild:
             self.write(edited, after)
 
     def run(self, argv, stdout_path=None, user=None, extra_env=None):
-        """Run ARGV in the live directory with stdin from /dev/null; return (rc, stdout, stderr).
+        """Run ARGV in the live directory through run_command; return (rc, stdout, stderr).
 
-        USER (a pwd entry) runs it as that user, with that user's groups, HOME, USER and LOGNAME;
-        EXTRA_ENV is set last. With STDOUT_PATH the standard output goes to that file.
+        USER (a pwd entry) runs it as that user, through setpriv, with that user's groups, HOME,
+        USER and LOGNAME; EXTRA_ENV is set last. With STDOUT_PATH the standard output goes to that
+        file. Neither ~ nor $VAR in ARGV is expanded: the arguments reach the program as written.
         """
-        env = dict(os.environ, LC_ALL="C", LANG="C")
-        kwargs = {}
+        env = {"LC_ALL": "C", "LANG": "C"}
         if user is not None:
             env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
             if user.pw_uid != os.geteuid():
-                kwargs = dict(user=user.pw_uid, group=user.pw_gid,
-                              extra_groups=os.getgrouplist(user.pw_name, user.pw_gid))
+                groups = ",".join(str(g) for g in os.getgrouplist(user.pw_name, user.pw_gid))
+                argv = [self.module.get_bin_path("setpriv", required=True), "--reuid=%d" % user.pw_uid,
+                        "--regid=%d" % user.pw_gid, "--groups=%s" % groups, "--"] + list(argv)
         env.update({str(k): str(v) for k, v in (extra_env or {}).items()})
-        with contextlib.ExitStack() as stack:
-            out_target = stack.enter_context(open(stdout_path, "wb")) if stdout_path else subprocess.PIPE
-            try:
-                proc = subprocess.run(argv, cwd=self.live_dir, env=env, stdin=subprocess.DEVNULL, stdout=out_target,
-                                      stderr=subprocess.PIPE, check=False, **kwargs)
-                rc, out, err = proc.returncode, proc.stdout, proc.stderr
-            except OSError as exc:
-                rc, out, err = 127, b"", to_bytes("cannot run %s: %s" % (argv[0], exc))
+        try:
+            rc, out, err = self.module.run_command(argv, cwd=self.live_dir, environ_update=env, encoding=None,
+                                                   expand_user_and_vars=False, handle_exceptions=False)
+        except OSError as exc:
+            rc, out, err = 127, b"", to_bytes("cannot run %s: %s" % (argv[0], exc))
+        if stdout_path:
+            with open(stdout_path, "wb") as handle:
+                handle.write(out or b"")
+            out = b""
         return rc, to_text(out or b"", errors="surrogate_or_replace"), to_text(err, errors="surrogate_or_replace")
 
     def build(self):

@@ -3,6 +3,7 @@
 import os
 import pwd
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -391,6 +392,33 @@ def test_check_as_sets_the_users_home_and_the_extra_environment(etc, run_module)
                                   check=sh('echo "$USER $SPAM $(id -un)" > "$1/env"', str(log))))
     assert result["changed"] is True
     assert (log / "env").read_text().split() == [ME, "eggs", ME]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
+def test_check_as_another_user_runs_with_that_users_ids_groups_and_home(run_module):
+    nobody = pwd.getpwnam("nobody")
+    top = Path(tempfile.mkdtemp(prefix="config-build-"))
+    try:
+        top.chmod(0o755)
+        live = top / "etc"
+        live.mkdir(mode=0o755)
+        conf = live / "daemon.conf"
+        conf.write_text(OLD)
+        log = top / "log"
+        log.mkdir()
+        log.chmod(0o777)
+        script = 'echo "$(id -u) $(id -g) $(id -G) $HOME $USER" > "$1/who"; cat "$2" > "$1/seen"'
+        result = run(run_module, dict(content=NEW, dest=str(conf), check_as="nobody", check=sh(script, str(log), "%s")))
+        assert result["changed"] is True
+        groups = sorted(str(g) for g in os.getgrouplist("nobody", nobody.pw_gid))
+        who = (log / "who").read_text().split()
+        assert who[:2] == [str(nobody.pw_uid), str(nobody.pw_gid)]
+        assert sorted(who[2:-2]) == groups, "the check must get the user's groups, not root's"
+        assert who[-2:] == [nobody.pw_dir, "nobody"]
+        assert (log / "seen").read_text() == NEW, "the user must read the candidate"
+        assert conf.read_text() == NEW
+    finally:
+        shutil.rmtree(top)
 
 
 def test_check_env_does_not_reach_the_build(mail, run_module):
