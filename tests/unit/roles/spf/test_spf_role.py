@@ -146,6 +146,9 @@ PLAYBOOK = """
   gather_subset: [min]
   vars_files:
     - {root}/playbooks/vars/mail_server_wiring.yml
+  vars:
+    # as site.yml sets it for a host of mail_servers
+    __mailserver_server: true
   # the roles' defaults visible as in site.yml (the wiring reads them); "never" keeps their tasks out
   roles: {roles}
   tasks:
@@ -178,9 +181,11 @@ CASES = {
 def _site_whens():
     """The `when` of site.yml's spf validate task (first play) and of its spf role entry."""
     plays = _yaml(ROOT / "playbooks" / "site.yml")
-    validate = [t["when"] for p in plays for t in p.get("tasks", [])
-                if t.get("ansible.builtin.import_role", {}).get("name") == "homelab.mailserver.spf"]
-    role = [r["when"] for p in plays for r in p.get("roles", []) if r.get("role") == "homelab.mailserver.spf"]
+    imports = [(t["ansible.builtin.import_role"], t["when"]) for p in plays for t in p.get("tasks", [])
+               if t.get("ansible.builtin.import_role", {}).get("name") == "homelab.mailserver.spf"]
+    imports = [(args, " and ".join(f"({w})" for w in when) if isinstance(when, list) else when) for args, when in imports]
+    validate = [when for args, when in imports if args.get("tasks_from") == "validate"]
+    role = [when for args, when in imports if "tasks_from" not in args]
     assert len(validate) == 1 and len(role) == 1, (validate, role)
     return validate[0], role[0]
 
