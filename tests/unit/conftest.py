@@ -1,5 +1,6 @@
 """Make the collection importable as ansible_collections.homelab.mailserver,
-and the lab's test-only collection as ansible_collections.homelab.mailserver_lab."""
+and the lab's test-only collection as ansible_collections.homelab.mailserver_lab;
+the role tests import their harness as role_harness."""
 
 import os
 import sys
@@ -15,3 +16,7 @@ LAB_BASE = os.path.join(ROOT, "tests", "collections")
 for base in (LAB_BASE, LINK_BASE):
     if base not in sys.path:
         sys.path.insert(0, base)
+# the role tests' shared harness (tests/unit/roles/role_harness.py)
+ROLES_TESTS = os.path.join(ROOT, "tests", "unit", "roles")
+if ROLES_TESTS not in sys.path:
+    sys.path.append(ROLES_TESTS)

@@ -5,21 +5,14 @@ The spf role's own templates and values: tests/unit/roles/spf.
 
 from __future__ import annotations
 
-import pathlib
-
 import jinja2
 import pytest
-import yaml
 from ansible.template import Templar, trust_as_template
+from role_harness import ROOT, trusted
+from role_harness import load_yaml as _yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[4]
 ROLES = {name: ROOT / "roles" / name for name in ("opendkim", "spf", "opendmarc")}
 TYPES = {"str": str, "int": int, "bool": bool, "list": list, "dict": dict, "path": str}
-
-
-def _yaml(path):
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
@@ -109,22 +102,11 @@ def opendmarc_values(**inventory):
     values.update(_yaml(ROLES["opendmarc"] / "vars" / "Debian.yml"))
     values.update({"__opendmarc_fqdn": {"stdout": "bigboy.my-site.com"},
                    "mail_domains_model": {"relay_clients": ["192.168.2.0/24", "my-site.com", ".my-site.com"]}})
-    templar = Templar(variables={k: _trusted(v) for k, v in values.items()})
+    templar = Templar(variables={k: trusted(v) for k, v in values.items()})
     for name in ("__opendmarc_authserv_id", "__opendmarc_skipped_hosts", "__opendmarc_trust_spf_results",
                  "opendmarc_sendmail_milters"):
         values[name] = templar.template(trust_as_template("{{ %s }}" % name))
     return values
-
-
-def _trusted(value):
-    """Mark the strings of a vars file as templates, as Ansible's loader does for role files."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trusted(v) for v in value]
-    return value
 
 
 @pytest.mark.parametrize("policy, reject", [("tag", "false"), ("reject", "true")])

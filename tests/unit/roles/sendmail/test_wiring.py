@@ -12,17 +12,13 @@ A milter name in both lists must fail the run and name both variables.
 
 from __future__ import annotations
 
-import json
 import os
-import pathlib
 import shutil
 import subprocess
-import sys
 
 import pytest
-import yaml
+from role_harness import ROOT, local_host, never_roles, run_playbook
 
-ROOT = pathlib.Path(__file__).resolve().parents[4]
 CF_M4 = "/usr/share/sendmail/cf/m4/cf.m4"
 
 PLAYBOOK = """
@@ -47,44 +43,21 @@ PLAYBOOK = """
 """
 
 
-def _roles():
-    names = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "defaults" / "main.yml").is_file())
-    return [{"role": f"homelab.mailserver.{name}", "tags": ["never"]} for name in names if name != "sendmail"]
-
-
-def _ansible_env():
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / "build" / "collections")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.default"
-    return env
-
-
 def _run(tmp_path, host_vars):
     """ansible-playbook with HOST_VARS as the host's inventory; returns (rc, output, sendmail.mc path)."""
-    host = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "sendmail_mode": "server",
-        "sendmail_conflicting_mta": "remove",
-        "wiring_out": str(tmp_path),
-        "mailserver_domain_example_test": {
+    host = local_host(
+        sendmail_mode="server",
+        sendmail_conflicting_mta="remove",
+        wiring_out=str(tmp_path),
+        mailserver_domain_example_test={
             "domain": "example.test",
             "users": [{"name": "alice", "addresses": ["alice", "postmaster"]}],
         },
-    }
-    host.update(host_vars)
-    inventory = {"all": {"children": {"mail_servers": {"hosts": {"wiring-host": host}}}}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
-    playbook = PLAYBOOK.format(root=ROOT, roles=json.dumps(_roles()))
-    (tmp_path / "wiring.yml").write_text(playbook, encoding="utf-8")
-    ansible = shutil.which("ansible-playbook", path=str(pathlib.Path(sys.executable).parent)) or "ansible-playbook"
-    proc = subprocess.run(
-        [ansible, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "wiring.yml")],
-        capture_output=True, text=True, env=_ansible_env(), check=False, timeout=600,
     )
-    return proc.returncode, proc.stdout + proc.stderr, tmp_path / "sendmail.mc"
+    host.update(host_vars)
+    rc, out = run_playbook(tmp_path, {"wiring-host": host},
+                           PLAYBOOK.format(root=ROOT, roles=never_roles("sendmail")))
+    return rc, out, tmp_path / "sendmail.mc"
 
 
 USER_MILTER = {"name": "archiver", "socket": "local:/run/archiver/archiver.sock", "flags": "T"}

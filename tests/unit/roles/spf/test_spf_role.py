@@ -9,18 +9,13 @@ switch and wiring are run by ansible-playbook on this machine (connection local,
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import shutil
-import subprocess
-import sys
 
 import jinja2
 import pytest
-import yaml
 from ansible.template import Templar, trust_as_template
+from role_harness import ROOT, local_host, never_roles, run_playbook, trusted
+from role_harness import load_yaml as _yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[4]
 ROLE = ROOT / "roles" / "spf"
 RELAY_CLIENTS = ["192.168.2.0/24", "my-site.com", ".my-site.com"]
 # old name, new name, a value other than the default
@@ -31,27 +26,11 @@ RENAMED = [
 ]
 
 
-def _yaml(path):
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
-
-
-def _trusted(value):
-    """Mark the strings of a vars file as templates, as Ansible's loader does for role files."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, dict):
-        return {k: _trusted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_trusted(v) for v in value]
-    return value
-
-
 def resolved(*names, **inventory):
     """The values of NAMES as the role sees them, with INVENTORY over the role's defaults."""
     variables = {}
     for layer in (ROLE / "defaults" / "main.yml", ROLE / "vars" / "main.yml", ROLE / "vars" / "Debian.yml"):
-        variables.update(_trusted(_yaml(layer)))
+        variables.update(trusted(_yaml(layer)))
         if layer.parent.name == "defaults":
             # inventory sits above the role's defaults and below its vars
             variables.update(inventory)
@@ -192,31 +171,17 @@ def _site_whens():
 
 def _run(tmp_path, cases):
     """ansible-playbook with one host per case (its inventory); returns (rc, output, {case: result})."""
-    hosts = {}
-    for name, host_vars in cases.items():
-        hosts[name] = {
-            "ansible_connection": "local",
-            "ansible_python_interpreter": sys.executable,
-            "out": str(tmp_path),
-            "mailserver_domain_example_test": {"domain": "example.test", "relay_from": ["192.168.2"]},
-            **host_vars,
-        }
-    inventory = {"all": {"children": {"mail_servers": {"hosts": hosts}}}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
-    roles = [{"role": f"homelab.mailserver.{name}", "tags": ["never"]}
-             for name in ("milter_greylist", "opendkim", "spf", "opendmarc", "spamassassin", "dovecot")]
+    hosts = {name: local_host(out=str(tmp_path),
+                              mailserver_domain_example_test={"domain": "example.test", "relay_from": ["192.168.2"]},
+                              **host_vars)
+             for name, host_vars in cases.items()}
     validate_when, role_when = _site_whens()
-    playbook = PLAYBOOK.format(root=ROOT, roles=json.dumps(roles), validate_when=validate_when, role_when=role_when)
-    (tmp_path / "play.yml").write_text(playbook, encoding="utf-8")
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=str(ROOT / "build" / "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_FORKS="8")
-    ansible = shutil.which("ansible-playbook", path=str(pathlib.Path(sys.executable).parent)) or "ansible-playbook"
-    proc = subprocess.run([ansible, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml")],
-                          capture_output=True, text=True, env=env, check=False, timeout=600)
+    roles = never_roles("sendmail", "resolver", "mail_domains")
+    playbook = PLAYBOOK.format(root=ROOT, roles=roles, validate_when=validate_when, role_when=role_when)
+    rc, out = run_playbook(tmp_path, hosts, playbook)
     results = {name: json.loads((tmp_path / f"{name}.json").read_text())
                for name in cases if (tmp_path / f"{name}.json").exists()}
-    return proc.returncode, proc.stdout + proc.stderr, results
+    return rc, out, results
 
 
 def _warnings(out):
