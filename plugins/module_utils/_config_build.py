@@ -22,9 +22,12 @@ import tempfile
 from dataclasses import dataclass
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.homelab.mailserver.plugins.module_utils._config_audit import KINDS as AUDIT_KINDS
+from ansible_collections.homelab.mailserver.plugins.module_utils._config_audit import audit_config, expect_problems
 
 TEMP_TAG = ".config_build-"
 OUTPUT_TAIL = 30  # lines of a failing command's stdout/stderr quoted in the message
+AUDIT_SHOWN = 10  # problems of a failing audit the message names
 _PLACEHOLDER = re.compile(r"%([sd%])")
 
 
@@ -63,11 +66,15 @@ def argument_spec():
         report_regex=dict(type="str"),
         origin_regex=dict(type="str"),
         fail_hint=dict(type="str", default=""),
+        audit=dict(type="dict", options=dict(
+            kind=dict(type="str", required=True, choices=list(AUDIT_KINDS)),
+            expect=dict(type="dict", default={}),
+        )),
     )
 
 
 class StepFailed(Exception):
-    """A build or check step failed; the live files are untouched."""
+    """A build, check or audit step failed; the live files are untouched."""
 
 
 @dataclass
@@ -137,9 +144,14 @@ def origin_of(lines, number, origin_regex):
     return ""
 
 
+def text_lines(data):
+    """The lines of a file's bytes as the daemons and m4 count them: ended by a newline only."""
+    return [line.removesuffix("\r") for line in to_text(data or b"", errors="surrogate_or_replace").split("\n")]
+
+
 def describe_line(name, data, number, origin_regex):
     """'NAME line N 'text' comes from ORIGIN', or '' when N is not a line of DATA."""
-    lines = to_text(data or b"", errors="surrogate_or_replace").splitlines()
+    lines = text_lines(data)
     if not 1 <= number <= len(lines):
         return ""
     text = "%s line %d %r" % (name, number, lines[number - 1])
@@ -216,6 +228,10 @@ class ConfigBuild:
             self.gid(group)
         if p["check_as"]:
             self.user(p["check_as"])
+        if p["audit"]:
+            problems = expect_problems(p["audit"]["kind"], p["audit"]["expect"])
+            if problems:
+                self.fail("; ".join(problems))
 
     def uid(self, owner):
         if owner is None:
@@ -418,6 +434,44 @@ class ConfigBuild:
             self.step_failed("check", number, checked, "%s rejected the candidate %s (%s, rc=%d): %s" % (
                 os.path.basename(self.p["check"][0]), what, command_text(self.p["check"], name, dir_label), rc, report))
 
+    def audit(self, audited):
+        """Compare the checked candidate with what the variables ask for (module_utils/_config_audit.py)."""
+        spec = self.p["audit"]
+        text = to_text(audited.data or b"", errors="surrogate_or_replace")
+        problems = audit_config(spec["kind"], text, spec["expect"])
+        name = os.path.basename(audited.dest)
+        lines = text_lines(audited.data)
+        origins = [origin_of(lines, p.line, self.p["origin_regex"]) if p.line else "" for p in problems]
+        self.result["audit"] = [p.describe(name, o) for p, o in zip(problems, origins, strict=True)]
+        if not problems:
+            return
+        shown = self.result["audit"][:AUDIT_SHOWN]
+        if len(problems) > AUDIT_SHOWN:
+            shown.append("and %d more (see audit)" % (len(problems) - AUDIT_SHOWN))
+        what = self.dest if audited.kind == "main" else "%s built from %s" % (audited.dest, self.dest)
+        msg = "the %s audit found in the candidate %s what the variables do not ask for: %s" % (
+            spec["kind"], what, "; ".join(shown))
+        origin = origins[0]
+        source = self.source_of(problems) if audited.kind == "built" else None
+        if source:
+            number, origin = source
+            main = self.candidates[0]
+            msg += " -- made by %s" % describe_line(os.path.basename(main.dest), main.data, number, self.p["origin_regex"])
+        self.step_failed("audit", problems[0].line, audited, msg, origin=origin)
+
+    def source_of(self, problems):
+        """(line, origin) of the first line of the candidate of dest that can make one of the problems, or None."""
+        lines = text_lines(self.candidates[0].data)
+        for problem in problems:
+            if not problem.source:
+                continue
+            pattern = re.compile(problem.source)
+            for number, line in enumerate(lines, 1):
+                if line.lstrip().startswith("dnl") or not pattern.search(line):
+                    continue
+                return number, origin_of(lines, number, self.p["origin_regex"])
+        return None
+
     def report(self, *outputs):
         """The output lines a failure message quotes: those matching report_regex if any do, else the last ones."""
         if self.p["report_regex"]:
@@ -431,13 +485,16 @@ class ConfigBuild:
         """A command's output with the private directory's path left out."""
         return text.replace(self.work + "/", "").replace(self.work, "<candidate dir>")
 
-    def step_failed(self, step, number, candidate, msg):
-        where = describe_line(os.path.basename(candidate.dest), candidate.data, number, self.p["origin_regex"])
+    def step_failed(self, step, number, candidate, msg, origin=None):
+        """Fail naming the line NUMBER of CANDIDATE and its origin (ORIGIN: the message names them already)."""
         self.result.update(failed_step=step, line=number)
-        if where:
-            self.result["origin"] = origin_of(
-                to_text(candidate.data or b"", errors="surrogate_or_replace").splitlines(), number, self.p["origin_regex"])
-            msg += " (%s)" % where
+        if origin is not None:
+            self.result["origin"] = origin
+        else:
+            where = describe_line(os.path.basename(candidate.dest), candidate.data, number, self.p["origin_regex"])
+            if where:
+                self.result["origin"] = origin_of(text_lines(candidate.data), number, self.p["origin_regex"])
+                msg += " (%s)" % where
         if self.p["fail_hint"]:
             msg += " -- " + self.p["fail_hint"]
         lives = [c.dest for c in self.candidates if c.kind in ("main", "extra")]
@@ -496,6 +553,8 @@ class ConfigBuild:
             self.prepare()
             checked = self.build() if self.p["build"] else self.candidates[0]
             self.check(checked)
+            if self.p["audit"]:
+                self.audit(checked)
             self.compare()
             self.install()
         except StepFailed as exc:

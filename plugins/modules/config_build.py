@@ -17,6 +17,10 @@ description:
     replaces the live files whose bytes differ with their candidates.
   - Each live file is replaced with C(rename) (the module's C(atomic_move)) from a file in the same file system, so a
     reader sees either the old or the new file, never a partial one. Owner, group and mode are set as asked.
+  - With O(audit), the checked candidate is then compared with what the variables ask for (the second line of
+    defence, after the validation of the variables) - a relay class entry, a trusted user, a mailer or a relay-widening
+    FEATURE in C(sendmail.cf), or a setting, section or include in C(dovecot.conf), that the expected lists do not hold
+    fails the run naming it.
   - A step that fails leaves every live file as it was (the daemon keeps running the configuration it has, and nothing
     has to be restarted); the module fails with a message that names the file, the command, its return code and
     output, the failing line of the candidate when the output names one, and where that line comes from
@@ -188,6 +192,45 @@ options:
     description: Text added to the failure message, for example which variables to look at.
     type: str
     default: ""
+  audit:
+    description:
+      - After the check passed, compare what the checked candidate holds (the built file when there is a O(build), else
+        the candidate of O(dest)) with what the variables ask for; anything else fails the module naming the entry and
+        its line, and nothing is installed. Runs in check mode too (it reads only the candidate).
+      - "C(sendmail_cf) (a built C(sendmail.cf) or C(submit.cf)): the words of the relay class R (C(C{R}) and C(CR)
+        lines), the files of class R (C(F{R}), C(FR)), the trusted users (C(T) lines, C(C{t}) and C(Ct) words, the
+        C(TrustedUser) option), the files of class t (C(F{t}), C(Ft)), the mailers (C(M) lines) and the FEATUREs that
+        widen relaying (C(promiscuous_relay), C(relay_entire_domain), C(relay_local_from), C(relay_mail_from),
+        C(relay_based_on_MX), C(loose_relay_check), C(accept_unqualified_senders), C(accept_unresolvable_domains), found
+        by the banner their m4 file writes). Lines are read as sendmail reads them (continuation lines, comments)."
+      - "C(dovecot_conf): every setting, section and C(!include) by its path (C(service imap-login/inet_listener
+        imaps/port)); the candidate must hold exactly O(audit.expect) C(entries) plus the entries of C(extra_config),
+        each as often as listed. One more (C(login_trusted_networks = 0.0.0.0/0) after a value with a newline) or
+        one fewer (swallowed by a value that ends in a backslash) fails."
+      - When the audited file was built, the message also names the first line of the candidate of O(dest) that can
+        make what appeared, and where it comes from (O(origin_regex)).
+    type: dict
+    suboptions:
+      kind:
+        description: Which auditor reads the candidate.
+        type: str
+        required: true
+        choices: [sendmail_cf, dovecot_conf]
+      expect:
+        description:
+          - "What the variables ask for. C(sendmail_cf) keys, each a list of strings, an absent key an empty list:
+            C(relay_domains) (class R words), C(relay_files) (class R files), C(trusted_users) (class t words and the
+            C(TrustedUser) option), C(trusted_files) (class t files), C(mailers) (C(MAILER) names, C(smtp) standing for
+            smtp, esmtp, smtp8, dsmtp and relay, C(local) for local and prog; any other name for the C(M) definition of
+            that name), C(relay_features) (FEATURE names) and C(mc_lines) (raw .mc lines: what their C(RELAY_DOMAIN),
+            C(RELAY_DOMAIN_FILE), C(VIRTUSER_DOMAIN), C(MAILER), C(FEATURE), C(define(confTRUSTED_USERS)),
+            C(define(confTRUSTED_USER)), C(define(confCR_FILE)), C(define(confCT_FILE)) and literal sendmail.cf lines
+            make is expected too)."
+          - "C(dovecot_conf) keys: C(entries) (a list of paths, one per occurrence, for example C(protocols),
+            C(passdb), C(passdb/driver), C(namespace inbox/mailbox Drafts/special_use)) and C(extra_config) (raw
+            dovecot.conf text whose entries are expected too)."
+        type: dict
+        default: {}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.files
@@ -244,6 +287,14 @@ EXAMPLES = r"""
     check_stderr_fails: true
     origin_regex: "^dnl # from: (.+)$"
     fail_hint: check the sendmail_mc_raw_* lines and the variables named above
+    audit:
+      kind: sendmail_cf
+      expect:
+        relay_files: [/etc/mail/relay-domains]
+        trusted_users: [root, daemon, uucp, smmta]
+        trusted_files: [/etc/mail/trusted-users]
+        mailers: [local, smtp]
+        mc_lines: "{{ sendmail_mc_raw_features + sendmail_mc_raw_end }}"
   notify: Restart sendmail
 
 - name: Lint local.cf and the plugin file with a copy of /etc/spamassassin, as the spamd user
@@ -329,22 +380,32 @@ build_stderr:
   type: str
   sample: "m4:/etc/mail/.sendmail.mc.config_build-k2j3/sendmail.mc:212: cannot open `feature/nope.m4'"
 failed_step:
-  description: V(build) or V(check), the step that rejected the candidate.
+  description: V(build), V(check) or V(audit), the step that rejected the candidate.
   returned: failure of a step
   type: str
   sample: build
 line:
   description:
     - The line of the file the failing step read (the candidate of O(dest) for the build or a check without build, the
-      built file for a check after a build) that its output names; 0 when none.
+      built file for a check or an audit after a build) that its output names, or of the first entry a failing audit
+      names; 0 when none.
   returned: always
   type: int
   sample: 212
 origin:
-  description: The O(origin_regex) group of the nearest marker at or above RV(line); empty when none.
+  description:
+    - The O(origin_regex) group of the nearest marker at or above RV(line); empty when none.
+    - For a failing audit of a built file, the marker above the line of the candidate of O(dest) that made what
+      appeared.
   returned: always
   type: str
   sample: sendmail_mc_raw_end[0]
+audit:
+  description: What the audit found that the variables do not ask for, one sentence each; empty when it passed.
+  returned: when O(audit) is given and the check passed
+  type: list
+  elements: str
+  sample: ["relay class R entry 'com' (sendmail.cf line 157 'C{R}com')"]
 diff:
   description: Before and after of O(dest) and of the extra and edited files whose content differs.
   returned: in diff mode, success

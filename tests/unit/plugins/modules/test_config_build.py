@@ -477,3 +477,137 @@ def test_origin_is_the_nearest_marker_above():
     assert cb.origin_of(lines, 4, r"^# from: (.+)$") == "b"
     assert cb.origin_of(lines, 3, r"^# from: (.+)$") == "b"
     assert cb.origin_of(lines, 2, None) == ""
+
+
+# --- audit: the second line of defence ------------------------------------------------------------------
+
+CF_EXPECT = {"relay_files": ["/etc/mail/relay-domains"], "trusted_users": ["root", "daemon", "uucp", "smmta"],
+             "trusted_files": ["/etc/mail/trusted-users"], "mailers": ["local", "smtp"]}
+CLEAN_CF = "Cwlocalhost\nFR-o /etc/mail/relay-domains %[^\\#]\nO TrustedUser=smmta\nTroot\nTdaemon\nMlocal, P=x\nMsmtp, P=[IPC]\n"
+SOURCE_MC = "divert(-1)\ndnl # from: sendmail_smart_host\ndefine(`SMART_HOST', `x')dnl\ndnl # from: sendmail_masquerade_as\n" \
+            "MASQUERADE_AS(`my-site.com')RELAY_DOMAIN(`com')dnl\n"
+
+
+def test_an_audit_finding_fails_before_install_naming_the_entry_and_the_mc_line_that_made_it(mail, run_module):
+    live, mc, cf = mail
+    before = snapshot(live)
+    built = CLEAN_CF.replace("Troot\n", "Troot\nC{R}com\n")
+    result = run(run_module, dict(content=SOURCE_MC, dest=str(mc), build=dict(argv=sh('printf "%%s" "$1"', built), output=str(cf)),
+                                  check=["true"], origin_regex=r"^dnl # from: (.+)$", fail_hint="check the variables",
+                                  audit=dict(kind="sendmail_cf", expect=CF_EXPECT)))
+    assert result["failed"] is True and result["failed_step"] == "audit"
+    assert result["check_rc"] == 0, "the audit runs after the check"
+    assert result["audit"] == ["relay class R entry 'com' (sendmail.cf line 5 'C{R}com')"]
+    assert result["line"] == 5 and result["origin"] == "sendmail_masquerade_as"
+    msg = result["msg"]
+    for word in ("the sendmail_cf audit found in the candidate %s built from %s" % (cf, mc), "relay class R entry 'com'",
+                 "made by sendmail.mc line 5 \"MASQUERADE_AS(`my-site.com')RELAY_DOMAIN(`com')dnl\" comes from sendmail_masquerade_as",
+                 "check the variables", "%s and %s are unchanged" % (mc, cf)):
+        assert word in msg, msg
+    assert snapshot(live) == before, "nothing may be installed"
+
+
+def test_a_clean_audit_installs_and_returns_an_empty_list(mail, run_module):
+    _live, mc, cf = mail
+    result = run(run_module, dict(content="x\n", dest=str(mc), build=dict(argv=sh('printf "%%s" "$1"', CLEAN_CF), output=str(cf)),
+                                  check=["true"], audit=dict(kind="sendmail_cf", expect=CF_EXPECT)))
+    assert result["changed"] is True and result["audit"] == []
+    assert cf.read_text() == CLEAN_CF
+
+
+def test_raw_mc_lines_in_the_expectation_let_their_entries_through(mail, run_module):
+    _live, mc, cf = mail
+    built = CLEAN_CF + "C{R}example.org\nMcyrusv2, P=[IPC]\n"
+    args = dict(content="x\n", dest=str(mc), build=dict(argv=sh('printf "%%s" "$1"', built), output=str(cf)), check=["true"])
+    refused = run(run_module, dict(args, audit=dict(kind="sendmail_cf", expect=CF_EXPECT)))
+    assert refused["failed"] is True and len(refused["audit"]) == 2
+    raw = ["RELAY_DOMAIN(`example.org')dnl", "MAILER(`cyrusv2')dnl"]
+    passed = run(run_module, dict(args, audit=dict(kind="sendmail_cf", expect=dict(CF_EXPECT, mc_lines=raw))))
+    assert passed["changed"] is True and cf.read_text() == built
+
+
+DOVECOT_CONF = "# from: dovecot_protocols\nprotocols = imap\n# from: dovecot_log_path\nlog_path = syslog\nservice imap-login {\n" \
+               "  inet_listener imaps {\n    port = 993\n  }\n}\n"
+DOVECOT_ENTRIES = ["protocols", "log_path", "service imap-login", "service imap-login/inet_listener imaps",
+                   "service imap-login/inet_listener imaps/port"]
+
+
+@pytest.mark.parametrize("content, words", [
+    (DOVECOT_CONF.replace("syslog\n", "syslog\nlogin_trusted_networks = 0.0.0.0/0\n"),
+     ["'login_trusted_networks' (daemon.conf line 5 'login_trusted_networks = 0.0.0.0/0' comes from dovecot_log_path)"]),
+    (DOVECOT_CONF.replace("syslog\n", "syslog\n!include /tmp/x\n"), ["'!include /tmp/x' (daemon.conf line 5"]),
+    (DOVECOT_CONF.replace("syslog\n", "syslog\nprotocols = imap pop3\n"), ["'protocols' (daemon.conf line 5", "2 times"]),
+    (DOVECOT_CONF.replace("port = 993\n", "port = 993\n    ssl = no\n"), ["'service imap-login/inet_listener imaps/ssl'"]),
+    (DOVECOT_CONF.replace("syslog\n", "syslog\\\n"), ["'service imap-login' is missing"]),
+])
+def test_a_dovecot_conf_audit_names_what_appeared_and_where_it_comes_from(etc, run_module, content, words):
+    live, conf, _log = etc
+    before = snapshot(live)
+    result = run(run_module, dict(content=content, dest=str(conf), check=["true"], origin_regex=r"^\s*# from: (.+)$",
+                                  audit=dict(kind="dovecot_conf", expect=dict(entries=DOVECOT_ENTRIES, extra_config=""))))
+    assert result["failed"] is True and result["failed_step"] == "audit", result
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert snapshot(live) == before
+
+
+def test_a_dovecot_conf_audit_passes_the_intended_file_and_its_extra_config(etc, run_module):
+    _live, conf, _log = etc
+    extra = "!include_try /etc/dovecot/local.conf\n"
+    result = run(run_module, dict(content=DOVECOT_CONF + extra, dest=str(conf), check=["true"],
+                                  audit=dict(kind="dovecot_conf", expect=dict(entries=DOVECOT_ENTRIES, extra_config=extra))))
+    assert result["changed"] is True and result["audit"] == []
+
+
+def test_check_mode_runs_the_audit_and_writes_nothing(etc, run_module):
+    live, conf, _log = etc
+    before = snapshot(live)
+    result = run(run_module, dict(content="a = 1\nb = 2\n", dest=str(conf), check=["true"],
+                                  audit=dict(kind="dovecot_conf", expect=dict(entries=["a"]))), check=True)
+    assert result["failed"] is True and result["audit"] == ["setting, section or include 'b' (daemon.conf line 2 'b = 2')"]
+    assert snapshot(live) == before
+
+
+@pytest.mark.parametrize("audit, words", [
+    (dict(kind="sendmail_cf", expect={"relay": []}), ["audit.expect.relay is not a key of the sendmail_cf audit"]),
+    (dict(kind="dovecot_conf", expect={"entries": "protocols"}), ["audit.expect.entries must be a list of strings"]),
+    (dict(kind="postfix", expect={}), ["audit", "kind", "postfix"]),
+])
+def test_a_bad_audit_fails_before_anything_is_written(etc, run_module, audit, words):
+    live, conf, _log = etc
+    before = snapshot(live)
+    result = run(run_module, dict(content=NEW, dest=str(conf), check=["true"], audit=audit))
+    assert result["failed"] is True
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert snapshot(live) == before
+
+
+GOLDEN_MC = Path(__file__).resolve().parents[2] / "roles" / "sendmail" / "golden" / "bigboy-Debian.sendmail.mc"
+HAVE_CF = shutil.which("m4") is not None and os.path.exists("/usr/share/sendmail/cf/m4/cf.m4")
+
+
+@pytest.mark.skipif(not HAVE_CF, reason="needs m4 and Debian's sendmail-cf")
+@pytest.mark.parametrize("injected, words", [
+    ("RELAY_DOMAIN(`com')", ["relay class R entry 'com'", "'C{R}com'"]),
+    ("define(`confTRUSTED_USERS', `mallory')", ["trusted user (class t) 'mallory'", "'Tmallory'"]),
+    ("define(`confCT_FILE', `/tmp/trusted')", ["trusted users file (class t) '/tmp/trusted'", "'Ft/tmp/trusted'"]),
+    ("MAILER(`pop')", ["mailer 'pop'", "'Mpop,"]),
+    ("FEATURE(`relay_entire_domain')", ["relay-widening FEATURE 'relay_entire_domain'"]),
+])
+def test_real_m4_a_clean_build_installs_and_an_injected_entry_fails_leaving_the_live_files(mail, run_module, injected, words):
+    live, mc, cf = mail
+    clean = GOLDEN_MC.read_text(encoding="utf-8")
+    masquerade = "MASQUERADE_AS(`my-site.com')dnl"
+    assert masquerade in clean
+    args = dict(dest=str(mc), build=dict(argv=["m4", "%s"], output=str(cf)), check=["true"],
+                origin_regex=r"^dnl # from: (.+)$", audit=dict(kind="sendmail_cf", expect=CF_EXPECT))
+    installed = run(run_module, dict(args, content=clean))
+    assert installed["changed"] is True and installed["audit"] == [], installed
+    before = snapshot(live)
+    result = run(run_module, dict(args, content=clean.replace(masquerade, masquerade[:-3] + injected + "dnl", 1)))
+    assert result["failed"] is True and result["failed_step"] == "audit"
+    for word in words + ["made by sendmail.mc line", "comes from sendmail_masquerade_*"]:
+        assert word in result["msg"], result["msg"]
+    assert result["origin"].startswith("sendmail_masquerade_*")
+    assert snapshot(live) == before, "the live sendmail.mc and sendmail.cf must be byte-identical"
