@@ -23,7 +23,6 @@ REQUIRED = (
     "dovecot_log_path", "dovecot_settings", "dovecot_extra_config", "ssl_cert", "ssl_key",
 )
 VALID_ADDRESS = "an IP address, a host name, * or ::"
-VALID_CIPHER_LIST = "one OpenSSL cipher string without spaces (e.g. ECDHE-RSA-AES128-GCM-SHA256:...)"
 
 # The chapter's two mail_location lines (2.3 syntax), one per mailbox format.
 MAIL_LOCATIONS = {
@@ -206,8 +205,7 @@ def check(data):
     if data["dovecot_ssl_min_protocol"] not in TLS_VERSIONS:
         errors.add("dovecot_ssl_min_protocol", data["dovecot_ssl_min_protocol"], "one of " + ", ".join(TLS_VERSIONS))
     ciphers = data["dovecot_ssl_cipher_list"]
-    if not V.one_line(ciphers) or any(c.isspace() for c in ciphers.strip()):
-        errors.add("dovecot_ssl_cipher_list", ciphers, VALID_CIPHER_LIST)
+    errors.check(V.check_cipher_list, ciphers.strip() if V.is_str(ciphers) else ciphers, "dovecot_ssl_cipher_list")
     for key in ("ssl_cert", "ssl_key"):
         errors.check(V.check_abs_path, data[key], f"dovecot_{key}")
     mechanisms = data["dovecot_auth_mechanisms"]

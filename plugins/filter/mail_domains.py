@@ -31,6 +31,14 @@ description:
     twice, the same access key with two actions, ...) fails with a message naming both sources.
     So does a catch-all that refuses C(postmaster) or a genericstable address the domain's own
     catch-all refuses.
+  - Relaying is never opened wider than meant. A C(relay_domain) domain and the C(relay_domains) of the
+    server are domains of two or more labels (a single label such as C(com) is a whole top-level domain);
+    a C(relay_from) key, and any access key whose action is C(RELAY), is neither a single label (C(localhost)
+    excepted), nor a one-octet IPv4 prefix such as C(10) (a /8), nor a one-group IPv6 prefix, nor CIDR
+    notation (which sendmail does not read).
+  - The domains with C(masquerade) true and the server's C(masquerade_domains) go into sendmail.mc as
+    C(MASQUERADE_DOMAIN) lines, so they must be text that m4 reads as it is (no word that names an m4 or sendmail.cf
+    macro, such as C(dnl)).
 options:
   _input:
     description: Dictionary of variable name to domain dictionary; null for none.
@@ -113,6 +121,10 @@ _USER_KEYS = {
 }
 _SERVER_DICTS = ("access", "virtusertable", "genericstable", "aliases")
 _SERVER_LISTS = ("local_host_names", "relay_domains", "generics_domains", "masquerade_domains")
+# MASQUERADE_DOMAIN(`domain') in sendmail.mc and submit.mc: a mail domain that m4 reads as it is.
+_MASQUERADE_DOMAIN = V.in_m4(V.check_mail_domain)
+# Server-wide lists with a stricter rule than a mail domain.
+_LIST_CHECKS = {"relay_domains": V.check_relay_domain, "masquerade_domains": _MASQUERADE_DOMAIN}
 
 
 def describe(varname):
@@ -292,6 +304,11 @@ def _add_domain(model, varname, data):
         _fail(varname, V.problem("domain", domain, "required: the mail domain name, e.g. my-site.com"))
     domain = domain.lower() if isinstance(domain, str) else domain
     _require(varname, V.check_mail_domain(domain, "domain"))
+    if data.get("relay_domain", False):
+        # relay-domains relays for the domain and every host under it: never a whole top-level domain
+        _require(varname, V.check_relay_domain(domain, "domain (relay_domain: true)"))
+    if data.get("masquerade", False):
+        _require(varname, _MASQUERADE_DOMAIN(domain, "domain (masquerade: true)"))
     model.domains.add(domain, domain, varname)
 
     hostnames = [h.lower() for h in _str_list(varname, "hostnames", data.get("hostnames", []), V.check_mail_domain)]
@@ -327,7 +344,7 @@ def _add_domain(model, varname, data):
         _require(varname, V.check_alias_name(name, "aliases"))
         model.aliases.add(name, _members(varname, "aliases", name, members), varname)
 
-    for key in _str_list(varname, "relay_from", data.get("relay_from", []), V.check_access_key):
+    for key in _str_list(varname, "relay_from", data.get("relay_from", []), V.check_relay_key):
         model.access.add(key, "RELAY", varname)
     _add_access(model, varname, "access", data.get("access", {}))
     _add_generics(model, varname, "genericstable", data.get("genericstable", {}))
@@ -360,6 +377,8 @@ def _add_access(model, varname, key, table):
         if isinstance(action, int) and not isinstance(action, bool):
             action = str(action)  # GreetPause: 5000 written unquoted in YAML
         _require(varname, V.check_access_value(action, f"{key}[{access_key!r}]", access_key))
+        if action.upper() == "RELAY":
+            _require(varname, V.check_relay_key(access_key, key))
         model.access.add(access_key, action, varname)
 
 
@@ -397,7 +416,7 @@ def _add_server_lists(model, server):
         name = f"sendmail_{key}"
         if not isinstance(value, list):
             raise AnsibleFilterError("mail_domains: " + V.problem(name, value, f"a list, not {_type_name(value)}"))
-        model.add_list(key, _str_list(name, name, value, V.check_mail_domain))
+        model.add_list(key, _str_list(name, name, value, _LIST_CHECKS.get(key, V.check_mail_domain)))
 
 
 def mail_domains(domain_vars, server=None):

@@ -9,6 +9,19 @@ from ansible_collections.homelab.mailserver.plugins.module_utils import _validat
 # homelab.mailserver.NAME); a file holding several filters has no DOCUMENTATION.
 
 
+def _require(message):
+    if message:
+        raise AnsibleFilterError(message)
+
+
+def _require_names(where, names):
+    """Each of NAMES is a host name: nothing else may reach an /etc/hosts line (a space or newline would add names or lines)."""
+    if not isinstance(names, list):
+        raise AnsibleFilterError(V.problem(where, names, "a list of host names"))
+    for index, name in enumerate(names):
+        _require(V.check_hostname(name, f"{where}[{index}]"))
+
+
 def hostname_problem(name):
     """Return why NAME is not a valid DNS host name, or an empty string."""
     if not isinstance(name, str) or not name:
@@ -36,6 +49,9 @@ def resolver_problems(data):
     domain = data.get("resolver_domain") or ""
     fixed = data.get("__resolver_loopback_fixed") or ["localhost.localdomain", "localhost"]
 
+    if domain != "":
+        # resolv.conf's domain line (and the FQDN's default): one domain name on the line
+        problems.check(V.check_mail_domain, domain, "resolver_domain")
     short_ok = V.is_short_hostname(hostname)
     if not short_ok:
         why = (V.name_reason(hostname) or "it contains a dot") if isinstance(hostname, str) else "it is not a string"
@@ -56,7 +72,7 @@ def resolver_problems(data):
                 "the 127.0.0.1 line would name two different hosts"))
         mail_domains = [d.lower() for d in (data.get("resolver_mail_domains") or []) + (
             data.get("resolver_dependent_mail_domains") or []) if isinstance(d, str)]
-        if fqdn.lower() in mail_domains or fqdn.lower() == domain.lower():
+        if fqdn.lower() in mail_domains or (V.is_str(domain) and fqdn.lower() == domain.lower()):
             problems.add("resolver_fqdn", fqdn, (
                 f"a host name, not a mail domain: with \"127.0.0.1 {fqdn} localhost.localdomain localhost\" sendmail "
                 f"takes '{first}' as the host and '{rest}' as its domain and relays for all of it (the chapter's "
@@ -114,6 +130,8 @@ def hosts_entries(content, entries):
         address, names = entry.get("address"), entry.get("names") or []
         if not address or not names:
             raise AnsibleFilterError("hosts_entries: each entry needs an address and a list of names: %r" % (entry,))
+        _require(V.check_ip_address(address, "hosts_entries: address"))
+        _require_names("hosts_entries: names", names)
         line = "%s\t%s" % (address, " ".join(names))
         for index, existing in enumerate(out):
             if existing.split("#", 1)[0].split()[:1] == [address]:
@@ -133,6 +151,7 @@ def hosts_loopback(content, names):
     """
     if not names:
         raise AnsibleFilterError("hosts_loopback: no names given for the 127.0.0.1 line")
+    _require_names("hosts_loopback: names", names)
     wanted = set(names)
     new_line = "127.0.0.1\t" + " ".join(names)
     out = []

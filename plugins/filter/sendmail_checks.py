@@ -15,7 +15,11 @@ _DNSBL_KEYS = ("zone", "message", "tempfail")
 
 
 def m4_problems(text):
-    """Return a description of unbalanced m4 quotes or parentheses in text, or None."""
+    """Return a description of unbalanced m4 quotes or parentheses in one sendmail.mc line, or None.
+
+    Outside quotes, '#' starts an m4 comment that runs to the end of the line: what follows it is not
+    read as quotes or parentheses (a ')' there does not close anything).
+    """
     depth = 0
     parens = 0
     for index, char in enumerate(text):
@@ -23,6 +27,8 @@ def m4_problems(text):
             depth += 1
         elif char == "'" and depth > 0:
             depth -= 1
+        elif depth == 0 and char == "#":
+            break
         elif depth == 0 and char == "(":
             parens += 1
         elif depth == 0 and char == ")":
@@ -52,34 +58,109 @@ def _dict_items(name, value, allowed, errors):
         yield index, where, entry
 
 
-def _m4_text(errors, where, text):
-    """TEXT (a string) must have balanced m4 quotes and parentheses."""
+def _m4_line(errors, where, text):
+    """TEXT (a string) must be one sendmail.mc line with balanced m4 quotes and parentheses."""
+    if not errors.check(lambda v, w: V.check_message(v, w) and V.problem(w, v, VALID_RAW_LINE), text, where):
+        return
     problem = m4_problems(text)
     if problem:
         errors.add(where, text, f"text with balanced m4 quotes and parentheses (it has {problem})")
 
 
+# The values the templates put inside m4 quotes (sendmail.mc, submit.mc): each kind, then the m4 rule.
+IN_M4 = {kind: V.in_m4(V.KINDS[kind][1]) for kind in (
+    "dnsbl_zone", "smtp_text", "milter_name", "milter_socket", "duration", "macro_name", "ip_address", "smart_host",
+    "abs_path", "sasl_mechanism", "mail_domain", "user_name")}
+VALID_RAW_LINE = "one sendmail.mc line, without newlines or other control characters"
+_M4_LISTS = {
+    "sendmail_auth_mechanisms": ("sasl_mechanism", "a non-empty list of SASL mechanisms (PLAIN, LOGIN, ...)"),
+    "sendmail_exposed_users": ("user_name", "a list of user names (root)"),
+    "sendmail_masquerade_domains": ("mail_domain", "a list of mail domains"),
+}
+_ALWAYS = object()  # a variable that is always rendered: no value of it means "not set"
+# name -> (kind, the value that means "not set": the template renders nothing of it, or the platform's default)
+_M4_SCALARS = {
+    "sendmail_smart_host": ("smart_host", ""),
+    "sendmail_masquerade_as": ("mail_domain", ""),
+    "sendmail_tls_cert": ("abs_path", _ALWAYS),
+    "sendmail_tls_key": ("abs_path", _ALWAYS),
+    "sendmail_tls_ca_file": ("abs_path", ""),
+    "sendmail_connection_rate_window_size": ("duration", None),
+}
+# whole numbers: name -> (minimum, maximum, null allowed)
+_NUMBERS = {
+    "sendmail_smtp_port": (1, 65535, False),
+    "sendmail_submission_port": (1, 65535, False),
+    "sendmail_max_daemon_children": (0, None, True),
+    "sendmail_queue_la": (0, None, True),
+    "sendmail_refuse_la": (0, None, True),
+    "sendmail_connection_rate_throttle": (0, None, True),
+    "sendmail_procmail_locksleep": (0, None, False),
+    "sendmail_max_queue_children": (0, None, True),
+    "sendmail_max_runners_per_queue": (1, None, True),
+}
+LOCAL_MAILBOXES = ("", "mbox", "maildir")
+
+
 def _check_dnsbl(name, value, errors):
     for _index, where, entry in _dict_items(name, value, _DNSBL_KEYS, errors):
-        errors.check(V.check_dnsbl_zone, entry.get("zone"), where + ".zone")
+        errors.check(IN_M4["dnsbl_zone"], entry.get("zone"), where + ".zone")
         message = entry.get("message")
-        if message is not None and errors.check(V.check_message, message, where + ".message"):
-            _m4_text(errors, where + ".message", message)
+        if message is not None and message != "":
+            errors.check(IN_M4["smtp_text"], message, where + ".message")
         if "tempfail" in entry and not isinstance(entry["tempfail"], bool):
             errors.add(where + ".tempfail", entry["tempfail"], "a boolean")
+
+
+def _check_m4_scalars(config, errors):
+    for name, (kind, unset) in _M4_SCALARS.items():
+        if name in config and (unset is _ALWAYS or config[name] != unset):
+            errors.check(IN_M4[kind], config[name], name)
+
+
+def _check_m4_lists(config, errors):
+    for name, (kind, valid) in _M4_LISTS.items():
+        if name not in config:
+            continue
+        value = config[name]
+        if not isinstance(value, list) or (name == "sendmail_auth_mechanisms" and not value):
+            errors.add(name, value, valid)
+            continue
+        for index, item in enumerate(value):
+            errors.check(IN_M4[kind], item, f"{name}[{index}]")
+
+
+def _number(value):
+    """VALUE as an int when it is a whole number written with 0-9 (an int, or text of digits only), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if V.is_str(value) and V.NUMBER_RE.fullmatch(value) else None
+
+
+def _check_numbers(config, errors):
+    for name, (minimum, maximum, nullable) in _NUMBERS.items():
+        if name not in config or (nullable and config[name] is None):
+            continue
+        value = config[name]
+        number = _number(value)
+        if number is None or number < minimum or (maximum is not None and number > maximum):
+            valid = "an integer %s" % (f"{minimum}-{maximum}" if maximum is not None else f"of at least {minimum}")
+            errors.add(name, value, valid + ", written with the digits 0-9 only" + (" (or null for the default)" if nullable else ""))
 
 
 def _check_milters(name, value, errors):
     seen = {}
     for index, where, entry in _dict_items(name, value, _MILTER_KEYS, errors):
         mname = entry.get("name")
-        if errors.check(V.check_milter_name, mname, where + ".name"):
+        if errors.check(IN_M4["milter_name"], mname, where + ".name"):
             if mname in seen:
                 errors.add(where + ".name", mname, "a name of its own: milter '%s' is already defined by %s[%d]" % (
                     mname, name, seen[mname]))
             else:
                 seen[mname] = index
-        errors.check(V.check_milter_socket, entry.get("socket"), where + ".socket")
+        errors.check(IN_M4["milter_socket"], entry.get("socket"), where + ".socket")
         flags = entry.get("flags", "")
         if flags is None:
             flags = ""
@@ -92,7 +173,7 @@ def _check_milters(name, value, errors):
             for key, tval in timeouts.items():
                 if key not in ("C", "S", "R", "E"):
                     errors.add(where + ".timeouts key", key, "one of C, S, R, E")
-                errors.check(V.check_duration, str(tval) if isinstance(tval, int) and not isinstance(tval, bool) else tval,
+                errors.check(IN_M4["duration"], str(tval) if isinstance(tval, int) and not isinstance(tval, bool) else tval,
                              f"{where}.timeouts.{key}")
         macros = entry.get("macros", {}) or {}
         if not isinstance(macros, dict):
@@ -105,7 +186,7 @@ def _check_milters(name, value, errors):
                 errors.add(f"{where}.macros.{stage}", names, "a list such as ['j', '{if_addr}']")
                 continue
             for position, macro in enumerate(names):
-                errors.check(V.check_macro_name, macro, f"{where}.macros.{stage}[{position}]")
+                errors.check(IN_M4["macro_name"], macro, f"{where}.macros.{stage}[{position}]")
 
 
 def _check_raw(name, value, errors):
@@ -117,7 +198,7 @@ def _check_raw(name, value, errors):
         if not V.is_str(line):
             errors.add(where, line, "a string (one sendmail.mc line)")
             continue
-        _m4_text(errors, where, line)
+        _m4_line(errors, where, line)
 
 
 def _check_listen(name, value, errors):
@@ -125,7 +206,7 @@ def _check_listen(name, value, errors):
         errors.add(name, value, "a list of IP addresses")
         return
     for index, addr in enumerate(value):
-        errors.check(V.check_ip_address, addr, "%s[%d]" % (name, index))
+        errors.check(IN_M4["ip_address"], addr, "%s[%d]" % (name, index))
 
 
 def _check_recipes(name, value, errors):
@@ -166,6 +247,12 @@ def sendmail_config_errors(config):
         _check_recipes("sendmail_procmail_recipes", config["sendmail_procmail_recipes"], errors)
     if "sendmail_listen_addresses" in config:
         _check_listen("sendmail_listen_addresses", config["sendmail_listen_addresses"], errors)
+    for name in ("sendmail_local_mailbox", "sendmail_dependent_local_mailbox"):  # a sendmail.mc comment, procmailrc
+        if name in config and config[name] not in LOCAL_MAILBOXES:
+            errors.add(name, config[name], "'', 'mbox' or 'maildir'")
+    _check_m4_scalars(config, errors)
+    _check_m4_lists(config, errors)
+    _check_numbers(config, errors)
     _check_queue(config, errors)
     return list(errors)
 
@@ -179,14 +266,6 @@ def _check_queue(config, errors):
     if mode is not None and mode not in DELIVERY_MODES:
         errors.add("sendmail_delivery_mode", mode,
                    "one of %s (or null for sendmail's default)" % ", ".join(DELIVERY_MODES))
-    for name, minimum in (("sendmail_max_queue_children", 0), ("sendmail_max_runners_per_queue", 1)):
-        value = config.get(name)
-        if value is None:
-            continue
-        if V.is_str(value) and V.NUMBER_RE.fullmatch(value.strip()):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            errors.add(name, value, "an integer of at least %d (or null for sendmail's default)" % minimum)
     interval = config.get("sendmail_queue_interval")
     if interval is None:
         return

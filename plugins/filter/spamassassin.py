@@ -145,9 +145,12 @@ def _translate(options, warnings, errors):
         if not errors.check(V.check_sa_option, name, "spamassassin_options"):
             continue
         if name in DROPPED:
-            warnings.append(
-                "spamassassin_options: '%s %s' is a SpamAssassin 2.x option that SpamAssassin 4 no longer has; "
-                "dropped" % (name, value))
+            # the warning goes into a comment line of local.cf: only a value on one line may appear in it
+            text = str(int(value) if isinstance(value, bool) else value)
+            if text == "" or errors.check(V.check_message, text, "spamassassin_options." + name):
+                warnings.append(
+                    "spamassassin_options: '%s %s' is a SpamAssassin 2.x option that SpamAssassin 4 no longer has; "
+                    "dropped" % (name, text))
             continue
         if name in RENAMED:
             new = RENAMED[name]

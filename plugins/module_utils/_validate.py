@@ -38,7 +38,8 @@ access_key         sendmail access map key, tagged or not (cf/README "access")
 access_value       what the key's tag takes: actions, ERROR:[D.S.N:]NNN text, FRIEND/HATER, numbers, ...
 map_value          any other map value: one line
 message            one line of text (DNSBL messages, extra config lines)
-abs_path           absolute path without whitespace, quotes or control characters
+abs_path           absolute path of '/' and the portable file name characters ``[A-Za-z0-9._-]`` and '+'
+                   (nothing a configuration syntax reads as a separator, quote, comment or variable)
 duration           sendmail / milter-greylist time: ``300``, ``5m``, ``1h30m``
 queue_interval     duration with an optional ``p`` (persistent queue runners)
 sasl_mechanism     SASL mechanism name (RFC 4422 characters)
@@ -54,7 +55,26 @@ dovecot_setting    Dovecot setting name
 sa_option          SpamAssassin local.cf option name
 sa_language        SpamAssassin ok_languages code
 sa_locale          SpamAssassin ok_locales code
+m4_text            text sendmail.mc can hold inside m4 quotes: printable ASCII without `` ` ' ( ) , # ``
+                   and without a word that names an m4 or sendmail.cf macro (``m4_reason(value)`` says why not)
+smtp_text          sendmail error reply text (FEATURE(dnsbl) messages): printable ASCII, '"' in pairs, no backslash,
+                   '$' only in macro references such as ``$&{client_addr}``, at most 400 characters
+smart_host         SMART_HOST: host, [host], [IPv4], [IPv6:addr], optionally after ``mailer:``
+count              whole number 0 or more: an int, or text of the digits 0-9 only
+cipher_list        OpenSSL cipher string (letters, digits and ``_+!@=.:-``)
+setting_name       name of an extra setting (OpenDKIM/OpenDMARC): a letter, then letters, digits, '_', '-'
+milter_peer        OpenDKIM/OpenDMARC/pyspf-milter peer: IP address, CIDR network, host name or .domain
+relay_domain       relay-domains line: a mail domain of two or more labels
+relay_key          access key allowed to RELAY: an access key narrower than a top-level domain (localhost
+                   excepted), a one-octet IPv4 prefix (/8) or a one-group IPv6 prefix
 =================  ==========================================================================
+
+Values inside m4 quotes
+=======================
+``in_m4(check_K)`` is the checker for a K that the sendmail templates put between m4 quotes: check_K,
+then the m4 rule of ``m4_text`` (cf.m4 reads such a value again unquoted: a quote, parenthesis, comma
+or '#' ends the argument or opens a comment, and a macro name in it runs the macro). ``m4_macro_name``
+says whether a word is, or may be, one (GNU m4's builtins, sendmail-cf's macros and name patterns).
 
 Error shape
 ===========
@@ -70,7 +90,7 @@ Other helpers: ``is_str(value)``, ``one_line(value)`` (non-empty text without co
 other than tab), ``name_reason(value, host=True)`` (why a name is not one, or None),
 ``parse_milter_socket(value) -> dict | None``, ``access_tag(key)``, the access map reasons
 ``access_key_reason(key)``, ``access_value_reason(value, key)``, ``host_reason(text)``,
-``address_reason(text)``, ``smtp_error_reason(text, prefix)``, ``cidr_hint(text)`` (used by the
+``address_reason(text)``, ``relay_key_reason(key)``, ``smtp_error_reason(text, prefix)``, ``cidr_hint(text)`` (used by the
 sendmail map module), ``is_dkim_record(value)`` and ``dkim_txt_value(text) -> str | None`` (the
 record of an opendkim-genkey .txt file).
 
@@ -314,10 +334,15 @@ check_port = _checker(is_port, VALID_PORT)
 DURATION_RE = re.compile(r"(?:[0-9]+[smhdw])*[0-9]+[smhdw]?")
 FILE_MODE_RE = re.compile(r"[0-7]{3,4}")
 SASL_MECHANISM_RE = re.compile(r"[A-Za-z0-9_-]{1,20}")
+# The portable file name characters (POSIX) and '+': nothing a configuration syntax reads as a separator,
+# a quote, a comment, a variable or a section (dovecot.conf, key.table, greylist.conf, sendmail.mc).
+ABS_PATH_RE = re.compile(r"/[A-Za-z0-9._+/-]*")
+CIPHER_LIST_RE = re.compile(r"[A-Za-z0-9_+!@=.:-]{1,1000}")
 
 VALID_MESSAGE = "one line of text, without newlines or other control characters"
 VALID_MAP_VALUE = "a non-empty value on one line, without control characters"
-VALID_ABS_PATH = "an absolute path (starting with /) without spaces, quotes or control characters"
+VALID_ABS_PATH = ("an absolute path: / and names of letters, digits, '.', '_', '-' and '+' (no spaces, quotes, "
+                  "':', '#', ',', '$', '%', parentheses or control characters)")
 VALID_DURATION = ("a duration: a number of seconds or numbers with units s, m, h, d, w "
                   "(e.g. 300, 30s, 5m, 1h30m, 1d12h)")
 VALID_QUEUE_INTERVAL = "a duration such as 10m or 1h30m, with 'p' in front for persistent queue runners (p5s)"
@@ -334,8 +359,7 @@ def is_map_value(value):
 
 
 def is_abs_path(value):
-    return (is_str(value) and value.startswith("/") and _CONTROL_RE.search(value) is None
-            and not any(c.isspace() or c in "\"'`" for c in value))
+    return is_str(value) and ABS_PATH_RE.fullmatch(value) is not None
 
 
 def is_duration(value):
@@ -405,6 +429,145 @@ def is_macro_name(value):
 check_milter_socket = _checker(is_milter_socket, VALID_MILTER_SOCKET)
 check_milter_name = _checker(is_milter_name, VALID_MILTER_NAME)
 check_macro_name = _checker(is_macro_name, VALID_MACRO_NAME)
+
+
+# ---------------------------------------------------------------- sendmail.mc: values inside m4 quotes
+# A value the sendmail templates put between m4 quotes (`value') is read again, unquoted, when cf.m4
+# expands the macro it went into (MASQUERADE_AS, SMART_HOST, confCACERT, FEATURE(dnsbl), ...): a quote,
+# parenthesis, comma or '#' then ends the argument or opens a comment, and a word that names a macro
+# runs it (dnl eats the rest of the line, m4exit ends sendmail.cf there, FEATURE or LOCAL_CONFIG move
+# text elsewhere). So such a value is printable ASCII without those characters and without macro names.
+M4_SPECIALS = "`'(),#"
+M4_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# GNU m4's builtins (m4 1.4), with and without arguments.
+M4_BUILTINS = frozenset((
+    "__file__", "__gnu__", "__line__", "__os2__", "__program__", "__unix__", "__windows__", "builtin", "changecom",
+    "changequote", "changeword", "debugfile", "debugmode", "decr", "define", "defn", "divert", "divnum", "dnl", "dumpdef",
+    "errprint", "esyscmd", "eval", "format", "ifdef", "ifelse", "include", "incr", "index", "indir", "len", "m4exit",
+    "m4wrap", "maketemp", "mkstemp", "patsubst", "popdef", "pushdef", "regexp", "shift", "sinclude", "substr",
+    "syscmd", "sysval", "traceoff", "traceon", "translit", "undefine", "undivert",
+))
+# sendmail's cf macros that the rules of m4_macro_name() do not already cover (cf/m4, feature, mailer, ...).
+SENDMAIL_CF_MACROS = frozenset((
+    "CHKORX", "CONCAT", "DOL", "DOMAIN", "FEATURE", "HACK", "MAILER", "OSTYPE", "POPDIVERT", "PUSHDIVERT", "SITE",
+    "SITECONFIG", "TEMPFILE", "UUCPSMTP", "VERSIONID", "hpux", "lower", "strcasecmp",
+))
+VALID_M4_TEXT = ("text that sendmail.mc can hold inside m4 quotes: printable ASCII without ` ' ( ) , # "
+                 "and without a word that names an m4 or sendmail.cf macro (dnl, divert, m4exit, FEATURE, "
+                 "LOCAL_CONFIG, confX, _X_, ...)")
+
+
+def m4_macro_name(word):
+    """True when WORD (an m4 word) is, or may be, an m4 builtin or a sendmail.cf macro."""
+    return (word in M4_BUILTINS or word in SENDMAIL_CF_MACROS or word.startswith(("m4_", "sm_"))
+            or (word[0] == "_" and len(word) > 1)  # _DNSBL_SRV_, _hd_, _MAILER_local_ (a lone _ is a sendmail macro)
+            or (word.startswith("conf") and word[4:5].isupper())  # confCACERT, confAUTH_OPTIONS
+            or ("_" in word and word.upper() == word != "_"))  # LOCAL_CONFIG, RELAY_DOMAIN, LOCAL_RULE_0
+
+
+def m4_reason(value):
+    """Why VALUE (a str) cannot sit inside m4 quotes in sendmail.mc, or None."""
+    for char in value:
+        if not " " <= char <= "~":
+            return f"it contains {char!r}, which is not printable ASCII"
+        if char in M4_SPECIALS:
+            return f"it contains {char!r}, which ends an m4 quote or argument, or opens a comment"
+    for word in M4_WORD_RE.findall(value):
+        if m4_macro_name(word):
+            return f"{word!r} names an m4 or sendmail.cf macro, which m4 would run"
+    return None
+
+
+def is_m4_text(value):
+    return is_str(value) and value.strip() != "" and m4_reason(value) is None
+
+
+check_m4_text = _checker(is_m4_text, VALID_M4_TEXT, m4_reason)
+
+
+def in_m4(check):
+    """The checker CHECK (a check_K) for a value that sits inside m4 quotes: check_K, then the m4 rule."""
+
+    def check_in_m4(value, where, *context):
+        message = check(value, where, *context)
+        if message is not None or not is_str(value):
+            return message
+        reason = m4_reason(value)
+        return None if reason is None else problem(where, value, f"{VALID_M4_TEXT} ({reason})")
+
+    return check_in_m4
+
+
+# ---------------------------------------------------------------- sendmail settings
+# The text of a sendmail error reply (FEATURE(dnsbl)'s message): the $: part of a rule in sendmail.cf,
+# "quoted strings" and macro references ("550 Rejected: " $&{client_addr} " listed"). '$' starts an
+# operator there ($#, $@, $:), so it appears only in macro references; a '"' left open or a '\' would
+# change where a quoted string ends.
+SMTP_TEXT_RE = re.compile(r"(?:[ !\"#%&'()*+,\-./0-9:;<=>?@A-Z\[\]^_`a-z{|}~]|\$&?(?:[A-Za-z]|\{[A-Za-z0-9_]+\}))+")
+SMTP_TEXT_MAX = 400
+SMART_HOST_RE = re.compile(r"(?:([a-z][a-z0-9_-]*):)?(\[(?:IPv6:)?([^\]]*)\]|[^\[\]]*)")
+VALID_SMTP_TEXT = ("reply text of at most 400 printable ASCII characters, without \\, with \" only in pairs "
+                   "(\"quoted strings\") and $ only in sendmail macro references such as $&{client_addr}")
+VALID_SMART_HOST = ("a host name (mail.example.com) or, without the MX lookup, [host name] or [IP address] "
+                    "([192.0.2.1], [IPv6:2001:db8::1]), optionally after a mailer (relay:, esmtp:, smtp:)")
+VALID_COUNT = "a whole number, 0 or more (an integer, or text of the digits 0-9)"
+VALID_CIPHER_LIST = "an OpenSSL cipher string: letters, digits and _ + ! @ = . : - (e.g. ECDHE-RSA-AES128-GCM-SHA256:...)"
+VALID_SETTING_NAME = "a setting name: a letter, then letters, digits, '_' and '-' (Canonicalization, On-Default)"
+SETTING_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def is_smtp_text(value):
+    return (is_str(value) and value.strip() != "" and len(value) <= SMTP_TEXT_MAX
+            and SMTP_TEXT_RE.fullmatch(value) is not None and value.count('"') % 2 == 0)
+
+
+def is_smart_host(value):
+    if not is_str(value):
+        return False
+    match = SMART_HOST_RE.fullmatch(value)
+    if not match:
+        return False
+    host = match.group(2)
+    if host.startswith("[IPv6:"):
+        return is_ip_address(match.group(3)) and ":" in match.group(3)
+    name = match.group(3) if host.startswith("[") else host
+    if name.replace(".", "").isdigit():  # a dotted number is an IPv4 address, and only in brackets
+        return host.startswith("[") and is_ip_address(name)
+    return is_mail_domain(name)
+
+
+def is_count(value):
+    if isinstance(value, bool):
+        return False
+    return (isinstance(value, int) and value >= 0) or (is_str(value) and NUMBER_RE.fullmatch(value) is not None)
+
+
+def is_cipher_list(value):
+    return is_str(value) and CIPHER_LIST_RE.fullmatch(value) is not None
+
+
+def is_setting_name(value):
+    return is_str(value) and SETTING_NAME_RE.fullmatch(value) is not None
+
+
+check_smtp_text = _checker(is_smtp_text, VALID_SMTP_TEXT)
+check_smart_host = _checker(is_smart_host, VALID_SMART_HOST)
+check_count = _checker(is_count, VALID_COUNT)
+check_cipher_list = _checker(is_cipher_list, VALID_CIPHER_LIST)
+check_setting_name = _checker(is_setting_name, VALID_SETTING_NAME)
+
+
+# ---------------------------------------------------------------- milter peer lists
+VALID_MILTER_PEER = ("an IP address, a network in CIDR notation (192.168.1.0/24) or a host name, optionally with a "
+                     "leading '.' for every host under it (.example.com)")
+
+
+def is_milter_peer(value):
+    """An OpenDKIM/OpenDMARC/pyspf-milter peer list entry."""
+    return is_str(value) and (is_ip_network(value) or is_mail_domain(value.removeprefix(".")))
+
+
+check_milter_peer = _checker(is_milter_peer, VALID_MILTER_PEER)
 
 
 # ---------------------------------------------------------------- program settings
@@ -664,6 +827,60 @@ def check_access_value(value, where, key=""):
     return None if reason is None else problem(where, value, reason)
 
 
+# ---------------------------------------------------------------- relaying
+# An access key with RELAY, or a relay-domains line, opens relaying for everything under it: a single
+# label is a whole top-level domain (com RELAY relays to and from every .com host), a one-octet prefix
+# 16,777,216 addresses. localhost is the one single-label name that means one host.
+RELAY_TAGS = ("", "connect", "from", "to")
+VALID_RELAY_DOMAIN = ("a domain of two or more labels (example.com): a single label such as com would relay for a "
+                      "whole top-level domain")
+VALID_RELAY_KEY = ("a relay client or domain narrower than a top-level domain or a /8: a domain of two or more labels "
+                   "(or localhost), an IPv4 prefix of two or more octets (192.168.2), an IPv6 prefix of two or more groups")
+
+
+def is_relay_domain(value):
+    return is_mail_domain(value) and "." in value
+
+
+def relay_key_reason(key):
+    """Why access key KEY (a valid one) is too broad to RELAY, or None."""
+    tag = access_tag(key)
+    if tag not in RELAY_TAGS or (not tag and key[:5].lower() != "ipv6:" and ":" in key):
+        return None
+    rest = key.partition(":")[2] if tag else key
+    if "@" in rest:
+        return None
+    if rest[:5].lower() == "ipv6:":
+        if "::" not in rest and len([group for group in rest[5:].split(":") if group]) < 2:
+            return f"{rest} is one 16-bit group: it would let a whole /16 relay"
+        return None
+    if rest.replace(".", "").isdigit():
+        if "." not in rest:
+            return f"{rest} is a one-octet prefix: it would let all of {rest}.0.0.0/8 (16,777,216 addresses) relay"
+        return None
+    name = rest.removesuffix(".")
+    if is_domain(rest) and "." not in name and name.lower() != "localhost":
+        return f"{rest} is a single label: it would relay for every host under it, a whole top-level domain"
+    return None
+
+
+def is_relay_key(value):
+    return is_access_key(value) and relay_key_reason(value) is None
+
+
+def check_relay_key(value, where):
+    message = check_access_key(value, where)
+    if message is not None:
+        return message
+    reason = relay_key_reason(value)
+    return None if reason is None else problem(where, value, f"{VALID_RELAY_KEY} ({reason})")
+
+
+check_relay_domain = _checker(is_relay_domain, VALID_RELAY_DOMAIN,
+                              lambda v: name_reason(v) or ("it ends with a dot" if v.endswith(".") else
+                                                           "it is a single label" if "." not in v else None))
+
+
 # ---------------------------------------------------------------- registry
 KINDS = {
     name: (globals()["is_" + name], globals()["check_" + name])
@@ -672,6 +889,7 @@ KINDS = {
         "local_part", "mail_address", "user_name", "user_group", "alias_name", "access_key", "access_value",
         "map_value", "message", "abs_path", "duration", "queue_interval", "sasl_mechanism", "milter_socket",
         "milter_name", "macro_name", "ip_address", "ip_network", "ipv4_prefix", "port", "file_mode",
-        "dovecot_setting", "sa_option", "sa_language", "sa_locale",
+        "dovecot_setting", "sa_option", "sa_language", "sa_locale", "m4_text", "smtp_text", "smart_host", "count",
+        "cipher_list", "setting_name", "milter_peer", "relay_domain", "relay_key",
     )
 }

@@ -1,4 +1,4 @@
-"""A plain Debian host converged from inventories/example (issue 24): mail arrives,
+"""A plain Debian host converged from inventories/example: mail arrives,
 sendmail alone holds the SMTP ports, and no other MTA got in."""
 
 import json

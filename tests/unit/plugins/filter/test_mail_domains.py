@@ -239,7 +239,7 @@ def test_validation_messages_name_variable_and_key(data, expected):
 
 
 def test_access_actions_accepted():
-    access = {"a": "OK", "b": "RELAY", "c": "REJECT", "d": "DISCARD", "e": "ERROR:5.7.1:550 go away",
+    access = {"a": "OK", "b.example": "RELAY", "c": "REJECT", "d": "DISCARD", "e": "ERROR:5.7.1:550 go away",
               "f": 'ERROR:"550 no"', "g": "SKIP", "h": "QUARANTINE:why"}
     model = mail_domains({"mailserver_domain_a": {"domain": "a.example", "access": access}})
     assert len(model["access"]) == 8

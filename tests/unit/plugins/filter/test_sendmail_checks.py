@@ -32,8 +32,8 @@ def test_valid_is_empty():
     ({"sendmail_dnsbl": [{"message": "x"}]}, "sendmail_dnsbl[0].zone: None is not valid: a DNS zone"),
     ({"sendmail_dnsbl": ["bl.spamcop.net"]}, "sendmail_dnsbl[0]: 'bl.spamcop.net' is not valid: a dictionary"),
     ({"sendmail_dnsbl": [{"zone": "a.org", "msg": "x"}]}, "sendmail_dnsbl[0] key: 'msg' is not valid: one of the keys zone, message, tempfail"),
-    ({"sendmail_dnsbl": [{"zone": "a.org", "message": "`unclosed"}]}, "sendmail_dnsbl[0].message: '`unclosed' is not valid: text with "
-        "balanced m4 quotes and parentheses (it has 1 m4 quote"),
+    ({"sendmail_dnsbl": [{"zone": "a.org", "message": "`unclosed"}]}, "sendmail_dnsbl[0].message: '`unclosed' is not valid: text that "
+        "sendmail.mc can hold inside m4 quotes"),
     ({"sendmail_dnsbl": [{"zone": "a.org", "tempfail": "yes"}]}, "sendmail_dnsbl[0].tempfail: 'yes' is not valid: a boolean"),
     ({"sendmail_milters": [{"name": "g", "socket": "/tmp/sock"}]}, "sendmail_milters[0].socket: '/tmp/sock' is not valid: a milter socket: local:/path"),
     ({"sendmail_milters": [{"name": "g g", "socket": "local:/s"}]}, "sendmail_milters[0].name: 'g g' is not valid: a milter name"),
@@ -102,3 +102,68 @@ def test_queue_knobs_valid():
     assert sendmail_config_errors({"sendmail_delivery_mode": None, "sendmail_max_queue_children": None,
                                    "sendmail_max_runners_per_queue": None, "sendmail_queue_interval": None,
                                    "os_family": "RedHat"}) == []
+
+
+# ---------------------------------------------------------------- what reaches sendmail.mc inside m4 quotes
+INJECT = "')RELAY_DOMAIN(`com')dnl"
+
+
+@pytest.mark.parametrize("config, where", [
+    ({"sendmail_masquerade_as": "my-site.com" + INJECT}, "sendmail_masquerade_as"),
+    ({"sendmail_smart_host": "mail.my-site.com" + INJECT}, "sendmail_smart_host"),
+    ({"sendmail_connection_rate_window_size": "10m" + INJECT}, "sendmail_connection_rate_window_size"),
+    ({"sendmail_auth_mechanisms": ["PLAIN" + INJECT]}, "sendmail_auth_mechanisms[0]"),
+    ({"sendmail_tls_cert": "/etc/mail/tls/smtpd.crt" + INJECT}, "sendmail_tls_cert"),
+    ({"sendmail_tls_key": "/etc/mail/tls/smtpd.key" + INJECT}, "sendmail_tls_key"),
+    ({"sendmail_tls_ca_file": "/etc/ssl/ca.crt" + INJECT}, "sendmail_tls_ca_file"),
+    ({"sendmail_tls_cert": "/etc/mail/tls/o'brien.crt"}, "sendmail_tls_cert"),
+    ({"sendmail_dnsbl": [{"zone": "bl.spamcop.net", "message": "Rejected" + INJECT}]}, "sendmail_dnsbl[0].message"),
+    ({"sendmail_dnsbl": [{"zone": "bl.spamcop.net", "message": "Rejected, see http://x/"}]}, "sendmail_dnsbl[0].message"),
+    ({"sendmail_dnsbl": [{"zone": "bl.dnl.net"}]}, "sendmail_dnsbl[0].zone"),
+    ({"sendmail_milters": [{"name": "m", "socket": "local:/run/m.sock" + INJECT}]}, "sendmail_milters[0].socket"),
+    ({"sendmail_milters": [{"name": "m", "socket": "local:/run/m.sock,F=R"}]}, "sendmail_milters[0].socket"),
+    ({"sendmail_milters": [{"name": "dnl", "socket": "local:/run/m.sock"}]}, "sendmail_milters[0].name"),
+    ({"sendmail_milters": [{"name": "m", "socket": "local:/run/m.sock", "macros": {"connect": ["{dnl}"]}}]},
+     "sendmail_milters[0].macros.connect[0]"),
+    ({"sendmail_exposed_users": ["root", "m4exit"]}, "sendmail_exposed_users[1]"),
+    ({"sendmail_listen_addresses": ["127.0.0.1\n"]}, "sendmail_listen_addresses[0]"),
+    ({"sendmail_smtp_port": "25\n"}, "sendmail_smtp_port"),
+    ({"sendmail_submission_port": "５８７"}, "sendmail_submission_port"),
+    ({"sendmail_queue_la": " 8"}, "sendmail_queue_la"),
+    ({"sendmail_refuse_la": True}, "sendmail_refuse_la"),
+    ({"sendmail_max_daemon_children": "0\nO X=y"}, "sendmail_max_daemon_children"),
+    ({"sendmail_connection_rate_throttle": -1}, "sendmail_connection_rate_throttle"),
+    ({"sendmail_procmail_locksleep": "1\nDEFAULT=/tmp/x"}, "sendmail_procmail_locksleep"),
+    ({"sendmail_max_queue_children": "5\n"}, "sendmail_max_queue_children"),
+    ({"sendmail_local_mailbox": "mbox\nFEATURE(`x')"}, "sendmail_local_mailbox"),
+    ({"sendmail_mc_raw_end": ["define(`confX', `1')dnl\nRELAY_DOMAIN(`com')dnl"]}, "sendmail_mc_raw_end[0]"),
+    ({"sendmail_mc_raw_features": ["FEATURE(`x' # )"]}, "sendmail_mc_raw_features[0]"),
+])
+def test_values_inside_m4_quotes_are_refused_naming_the_variable(config, where):
+    errors = sendmail_config_errors(config)
+    assert errors and all(error.startswith(where + ": ") for error in errors), errors
+
+
+def test_the_chapter_values_stay_valid():
+    assert sendmail_config_errors({
+        "sendmail_mode": "client", "sendmail_smart_host": "bigboy.my-site.com", "sendmail_masquerade_as": "my-site.com",
+        "sendmail_connection_rate_window_size": "10m", "sendmail_auth_mechanisms": ["PLAIN", "LOGIN", "CRAM-MD5"],
+        "sendmail_tls_cert": "/etc/mail/tls/smtpd.crt", "sendmail_tls_key": "/etc/mail/tls/smtpd.key", "sendmail_tls_ca_file": "",
+        "sendmail_exposed_users": ["root"], "sendmail_masquerade_domains": ["localhost", "localhost.localdomain"],
+        "sendmail_smtp_port": 25, "sendmail_submission_port": "587", "sendmail_queue_la": None, "sendmail_procmail_locksleep": 1,
+        "sendmail_dnsbl": [
+            {"zone": "ipwhois.rfc-ignorant.org", "message": '"550 Mail from " $&{client_addr} " refused. Rejected for bad WHOIS '
+                                                            'info on IP of your SMTP server - see http://www.rfc-ignorant.org/"'},
+            {"zone": "bl.spamcop.net", "message": '"450 Mail from " $&{client_addr} " refused - see http://spamcop.net/bl.shtml"'},
+            {"zone": "sbl.spamhaus.org", "message": "Rejected - see http://spamhaus.org/"},
+            {"zone": "temp.example.org", "tempfail": True},
+        ],
+        "sendmail_local_mailbox": "maildir",
+    }) == []
+    assert sendmail_config_errors({"sendmail_smart_host": "[192.0.2.25]", "sendmail_masquerade_as": ""}) == []
+
+
+def test_m4_problems_reads_a_hash_outside_quotes_as_a_comment():
+    assert m4_problems("FEATURE(`x') # a comment (with a parenthesis") is None
+    assert "not closed" in m4_problems("FEATURE(`x' # )")
+    assert m4_problems("define(`x', `a # b')dnl") is None

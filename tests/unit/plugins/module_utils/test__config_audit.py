@@ -99,7 +99,7 @@ def expect_mc(inventory, name="__sendmail_audit_mc", platform="Debian"):
 
 
 def inject(mc, text, after=MASQUERADE):
-    """MC with TEXT put into the masquerade line, as an unquoted value would (issue 18), or after another line."""
+    """MC with TEXT put into the masquerade line, as an unquoted value would, or after another line."""
     assert after in mc
     if after == MASQUERADE:
         return mc.replace(MASQUERADE, "MASQUERADE_AS(`my-site.com')" + text + "dnl", 1)

@@ -82,9 +82,9 @@ def test_chapter_dnsbl_examples_one_entry_each():
          "message": '"550 Mail from " $&{client_addr} " refused. Rejected for bad WHOIS info on IP of your SMTP server'
                     ' - see http://www.rfc-ignorant.org/"'},
         {"zone": "proxies.blackholes.easynet.nl",
-         "message": '"550 5.7.1 ACCESS DENIED to OPEN PROXY SERVER "$&{client_name}" by easynet.nl DNSBL  '
-                    '(http://proxies.blackholes.easynet.nl/errors.html)"'},
-        {"zone": "bl.spamcop.net", "message": '"450 Mail from " $`\'&{client_addr} " refused - see http://spamcop.net/bl.shtml"'},
+         "message": '"550 5.7.1 ACCESS DENIED to OPEN PROXY SERVER "$&{client_name}" by easynet.nl DNSBL - '
+                    'see http://proxies.blackholes.easynet.nl/errors.html"'},
+        {"zone": "bl.spamcop.net", "message": '"450 Mail from " $&{client_addr} " refused - see http://spamcop.net/bl.shtml"'},
         {"zone": "sbl.spamhaus.org", "message": "Rejected - see http://spamhaus.org/"},
         {"zone": "zen.example.org"},
         {"zone": "temp.example.org", "tempfail": True},
@@ -95,8 +95,8 @@ def test_chapter_dnsbl_examples_one_entry_each():
         ("FEATURE(`dnsbl', `ipwhois.rfc-ignorant.org', `\"550 Mail from \" $&{client_addr} \" refused. Rejected for bad"
          " WHOIS info on IP of your SMTP server - see http://www.rfc-ignorant.org/\"')dnl"),
         ("FEATURE(`dnsbl', `proxies.blackholes.easynet.nl', `\"550 5.7.1 ACCESS DENIED to OPEN PROXY SERVER"
-         " \"$&{client_name}\" by easynet.nl DNSBL  (http://proxies.blackholes.easynet.nl/errors.html)\"')dnl"),
-        ("FEATURE(`dnsbl', `bl.spamcop.net', `\"450 Mail from \" $`'&{client_addr} \" refused - see"
+         " \"$&{client_name}\" by easynet.nl DNSBL - see http://proxies.blackholes.easynet.nl/errors.html\"')dnl"),
+        ("FEATURE(`dnsbl', `bl.spamcop.net', `\"450 Mail from \" $&{client_addr} \" refused - see"
          " http://spamcop.net/bl.shtml\"')dnl"),
         "FEATURE(`dnsbl', `sbl.spamhaus.org', `Rejected - see http://spamhaus.org/')dnl",
         "FEATURE(`dnsbl', `zen.example.org')dnl",

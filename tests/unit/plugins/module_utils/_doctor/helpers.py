@@ -95,7 +95,7 @@ def closed_port():
         return closed.server_address[1]
 
 
-# ---------------------------------------------------------------- system mail (issue 19)
+# ---------------------------------------------------------------- system mail
 # FEATURE(msp)'s last rule as msp.m4 writes it: $M after masquerade_envelope, else $j
 MSP_RULE = "SLocal_localaddr\nR$+\t\t\t$: $>ParseRecipient $1\nR$* < @ $+ > $*\t\t$#relay $@ ${MTAHost} $: $1 < @ $2 > $3\n"
 MASQUERADING_MSP = "DMmy-site.com\n" + MSP_RULE + "R$*\t\t\t$#relay $@ ${MTAHost} $: $1 < @ $M >\n"

@@ -13,7 +13,7 @@ GOLDEN_SUBMIT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles
 
 
 def test_system_mail_finds_recipient_masquerading_into_a_catchall():
-    """The trap of issue 19: the MSP sends `sendmail root` to root@my-site.com, which the catch-all refuses."""
+    """The system-mail trap: the MSP sends `sendmail root` to root@my-site.com, which the catch-all refuses."""
     check = unit.check(FQDN, MASQUERADING_MSP, VIRTUSERTABLE, ALIASES)
     assert check["name"] == "system_mail" and check["ok"] is False
     first = check["detail"].splitlines()[0]
