@@ -33,6 +33,12 @@ options:
     type: str
     choices: [hosts, users, any]
     default: hosts
+notes:
+  - Runs that change the same file wait for each other (up to 10 minutes), so that neither loses the other's
+    entries; they take an advisory lock (C(flock)) on C(.NAME.lock) beside the file, made on the first run and left
+    in place.
+    Check mode takes no lock and writes nothing.
+  - O(mode), O(owner) and O(group) are given to the temporary file before anything is written to it.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.files
@@ -83,6 +89,14 @@ backup_file:
   returned: always
   type: str
   sample: /etc/mail/local-host-names.12345.2025-01-01@10:00:00~
+kept_file:
+  description:
+    - Only when the file could not be renamed over (EBUSY, for example a bind-mounted file) and writing it in place
+      failed as well (for example a full disk); the module then fails. The complete new file, kept beside the
+      target; copy it over once the cause is fixed, or run the task again.
+  returned: failure of the in-place write
+  type: str
+  sample: /etc/mail/.access.k2j3h4.tmp
 msg:
   description: Summary of what changed.
   returned: always

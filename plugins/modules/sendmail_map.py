@@ -30,6 +30,17 @@ options:
     type: str
     choices: [genericstable, mailertable, domaintable, authinfo, generic]
     default: generic
+notes:
+  - Runs that change the same file wait for each other (up to 10 minutes), so that neither loses the other's
+    entries; they take an advisory lock (C(flock)) on C(.NAME.lock) beside the file, made on the first run and left
+    in place.
+    Check mode takes no lock and writes nothing.
+  - O(mode), O(owner) and O(group) apply to the database as well as to the text file. Each file gets them before
+    anything is written to it (the temporary text right after it is made, the database as the builder creates it,
+    under umask 077); a database with another mode is corrected on the next run, also when nothing else changes.
+  - 'O(kind=authinfo): the passwords (C("P:...") and C("P=...") items) are never shown: the diff, messages and
+    the returned and logged arguments show C("P:********"); an invalid value is not shown at all. Give
+    O(mode=0600) (and O(owner)/O(group)) so that neither the text nor C(authinfo.db) is ever readable by others.'
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.files
@@ -93,6 +104,14 @@ backup_file:
   returned: always
   type: str
   sample: /etc/mail/genericstable.12345.2025-01-01@10:00:00~
+kept_file:
+  description:
+    - Only when the file could not be renamed over (EBUSY, for example a bind-mounted file) and writing it in place
+      failed as well (for example a full disk); the module then fails. The complete new file, kept beside the
+      target; copy it over once the cause is fixed, or run the task again.
+  returned: failure of the in-place write
+  type: str
+  sample: /etc/mail/.access.k2j3h4.tmp
 msg:
   description: Summary of what changed.
   returned: always
@@ -103,16 +122,27 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.homelab.mailserver.plugins.module_utils._sendmail_map import (
     KINDS,
+    hide_secrets,
     map_argument_spec,
     run,
 )
 
 
+class MapModule(AnsibleModule):
+    """AnsibleModule that knows an authinfo call's passwords before it logs its arguments to the host's syslog."""
+
+    def _log_invocation(self):
+        kind = KINDS.get(self.params.get("kind"))
+        if kind is not None:
+            hide_secrets(self, kind)
+        super()._log_invocation()
+
+
 def main():
     kinds = ["genericstable", "mailertable", "domaintable", "authinfo", "generic"]
     spec = map_argument_spec(kind={"type": "str", "default": "generic", "choices": kinds})
-    module = AnsibleModule(argument_spec=spec,
-                           supports_check_mode=True, add_file_common_args=True)
+    module = MapModule(argument_spec=spec,
+                       supports_check_mode=True, add_file_common_args=True)
     run(module, KINDS[module.params["kind"]], module.params["entries"])
 
 

@@ -10,6 +10,7 @@ from ansible.module_utils.testing import patch_module_args
 FAKE_MAKEMAP = """\
 #!{python}
 # fake makemap: makemap <type> <base> < text  ->  <base>.db holding the sorted entries
+# (lines end at \\n only, as makemap reads them)
 import sys
 typ, base = sys.argv[1], sys.argv[2]
 if {fail}:
@@ -17,7 +18,7 @@ if {fail}:
     sys.stderr.write("makemap: %s: line 1: bad entry\\n" % base)
     open(base + ".db", "wb").write(b"partial")
     sys.exit(3)
-lines = [l for l in sys.stdin.read().splitlines() if l and l[0] not in "# \\t"]
+lines = [l for l in sys.stdin.read().split("\\n") if l and l[0] not in "# \\t"]
 open(base + ".db", "w").write(typ + "\\n" + "\\n".join(sorted(lines)) + "\\n")
 """
 

@@ -18,6 +18,7 @@ from ansible_collections.homelab.mailserver.plugins.modules import (
 )
 
 from ..module_utils.chapter import ALIASES, VIRTUSERTABLE
+from .sendmail_fakes import write_tool
 
 GOLDEN = Path(__file__).parents[1] / "module_utils" / "golden"
 ENTRIES = [{"key": "127.0.0.1", "value": "RELAY"}, {"key": "192.168.2", "value": "RELAY"}]
@@ -51,7 +52,7 @@ def test_apply_creates_text_and_db(access):
     assert r["map_type"] == "hash" and r["removed"] == [] and r["updated"] == [] and r["backup_file"] == ""
     assert access.path.read_text() == "127.0.0.1\tRELAY\n192.168.2\tRELAY\n"
     assert access.db.read_text() == "hash\n127.0.0.1\tRELAY\n192.168.2\tRELAY\n"
-    assert sorted(os.listdir(access.path.parent)) == ["access", "access.db", "bin"]
+    assert sorted(os.listdir(access.path.parent)) == [".access.lock", "access", "access.db", "bin"]
 
 
 def test_check_mode_writes_nothing_new_file(access):
@@ -174,7 +175,7 @@ def test_ebusy_falls_back_to_in_place_write(access, monkeypatch):
     r = access([{"key": "x.example", "value": "OK"}])
     assert r["changed"] and access.path.stat().st_ino == inode
     assert access.path.read_text().endswith("x.example\tOK\n")
-    assert sorted(os.listdir(access.path.parent)) == ["access", "access.db", "bin"]
+    assert sorted(os.listdir(access.path.parent)) == [".access.lock", "access", "access.db", "bin"]
 
 
 def test_create_false_missing_file_fails(access):
@@ -211,7 +212,7 @@ def test_classfile_no_db_and_exclusive(tmp_path, run_module):
                                         "entries": ["my-site.com", {"key": "another-site.com"}]})
     assert r["added"] == ["another-site.com"] and r["removed"] == ["old.example"] and not r["db_rebuilt"]
     assert path.read_text() == "# mine\nmy-site.com\nanother-site.com\n"
-    assert sorted(os.listdir(tmp_path)) == ["local-host-names"]
+    assert sorted(os.listdir(tmp_path)) == [".local-host-names.lock", "local-host-names"]
 
 
 @pytest.fixture
@@ -290,3 +291,58 @@ def test_pairs_are_validated_like_entries(access):
     assert "192.168.2" in bad["msg"] and "OK (not ACCEPT)" in bad["msg"]
     assert "ok.example" in bad["msg"] and "must be a string" in bad["msg"]
     assert not access.path.exists()
+
+
+# ------------------------------------------------------------------ makemap's cache (-c) for large maps
+OPTION_MAKEMAP = """\
+#!{python}
+# fake makemap taking options: records its arguments, then writes <base>.db like the plain fake
+import sys
+args = sys.argv[1:]
+with open(sys.argv[0] + ".argv", "a") as log:
+    log.write(" ".join(args) + "\\n")
+opts = {{}}
+while args[0].startswith("-"):
+    opts[args[0]] = args[1]
+    args = args[2:]
+typ, base = args
+lines = [l for l in sys.stdin.read().split("\\n") if l and l[0] not in "# \\t"]
+open(base + ".db", "w").write(typ + "\\n" + "\\n".join(sorted(lines)) + "\\n")
+"""
+
+
+def test_makemap_cache_args():
+    big = engine.MAKEMAP_CACHE_FROM
+    assert engine.makemap_cache_args(big - 1, "hash") == []
+    assert engine.makemap_cache_args(big, "hash") == ["-c", str(4 * big)]
+    assert engine.makemap_cache_args(3_000_000, "btree") == ["-c", "12000000"]
+    assert engine.makemap_cache_args(10**9, "hash") == ["-c", str(engine.MAKEMAP_CACHE_MAX)]
+    assert engine.makemap_cache_args(10**7, "dbm") == engine.makemap_cache_args(10**7, "cdb") == []
+
+
+def test_large_map_gets_a_cache_that_holds_its_database(access, tmp_path):
+    makemap = write_tool(tmp_path / "bin", "makemap-opts", OPTION_MAKEMAP)
+    argv = Path(makemap + ".argv")
+    entries = [{"key": f"host{i}.example.com", "value": "RELAY"} for i in range(12_000)]
+    r = access(entries, makemap=makemap)
+    size = access.path.stat().st_size
+    assert r["db_rebuilt"] and size >= engine.MAKEMAP_CACHE_FROM
+    (call,) = argv.read_text().splitlines()
+    cache, typ, tmp = call.split()[1:]
+    assert call.startswith("-c ") and int(cache) == 4 * size and typ == "hash"
+    assert os.path.dirname(tmp) == str(tmp_path) and not os.path.exists(tmp)  # built from the temp text
+    assert access.db.read_text().splitlines()[1:] == sorted(access.path.read_text().splitlines())
+    # no-op: makemap does not run; an out-of-date database is rebuilt from the unchanged text, with the cache
+    assert not access(entries, makemap=makemap)["changed"] and len(argv.read_text().splitlines()) == 1
+    st = access.path.stat()
+    os.utime(access.db, ns=(st.st_atime_ns, st.st_mtime_ns - 10**9))
+    r = access(entries, makemap=makemap)
+    assert r["changed"] and r["db_rebuilt"] and r["added"] == r["updated"] == []
+    assert argv.read_text().splitlines()[1].startswith(f"-c {4 * size} hash ")
+
+
+def test_small_map_runs_makemap_without_options(access, tmp_path):
+    makemap = write_tool(tmp_path / "bin", "makemap-opts", OPTION_MAKEMAP)
+    access(makemap=makemap)
+    (call,) = Path(makemap + ".argv").read_text().splitlines()
+    assert call.split()[0] == "hash"
