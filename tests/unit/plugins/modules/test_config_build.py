@@ -72,6 +72,17 @@ def test_same_bytes_and_attributes_change_nothing_and_keep_the_file(etc, run_mod
     assert snapshot(live) == before
 
 
+def test_the_check_does_not_run_when_nothing_differs_and_runs_when_something_does(etc, run_module):
+    _live, conf, log = etc
+    check = sh('echo ran >> "$1/ran"; exit 1', str(log))
+    same = run(run_module, dict(content=OLD, dest=str(conf), check=check))
+    assert same["changed"] is False and same["checked"] is False and same["check_rc"] is None
+    assert not (log / "ran").exists(), "a candidate equal to the live file needs no check"
+    new = run(run_module, dict(content=NEW, dest=str(conf), check=check))
+    assert new["failed"] is True and new["checked"] is True and new["check_rc"] == 1
+    assert (log / "ran").read_text() == "ran\n" and conf.read_text() == OLD
+
+
 def test_a_mode_difference_alone_is_a_change_without_rewriting_the_bytes(etc, run_module):
     live, conf, _log = etc
     inode = conf.stat().st_ino
