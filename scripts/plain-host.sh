@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The plain-host stage (issue 24, "A plain host is not the lab"): site.yml on plain
+# The plain-host stage: site.yml on plain
 # Debian systemd containers that had nothing from playbooks/lab.yml (no policy-rc.d:
 # packages start their daemons; each container has its own network namespace),
 # with inventories/example adapted only in its addresses and a password

@@ -19,7 +19,7 @@
    converged with REF's site.yml; every ansible-playbook of a side runs with that tree's
    scripts/env.sh (ANSIBLE_CONFIG, ANSIBLE_COLLECTIONS_PATH). The no-change runs alternate
    (REF, this tree, ...); the table compares tasks, changed, handlers and median time with
-   REF's, against the target of issue 17 (item 9). --no-floor leaves the floor and
+   REF's, against the no-change target. --no-floor leaves the floor and
    gathering=smart runs out (the no_change figures in the results file stay as they are).
 3. Scale by domains: the no-change run with 0, 1, 10, 100 extra mail domains of 100 virtual
    addresses each in group_vars (each scale is converged first, then timed without changes).
@@ -59,7 +59,7 @@ from benchlib import (  # noqa: E402
     table,
 )
 
-# The target of issue 17, item 9, for the no-change run of the working tree next to the baseline's.
+# The no-change target for the run of the working tree next to the baseline's.
 TARGET = {"tasks_max": 100, "time_ratio_max": 0.6, "changed": 0, "handlers": 0}
 # Variables that bash sets by itself: not part of what a tree's scripts/env.sh exports.
 SHELL_VARS = {"_", "SHLVL", "PWD", "OLDPWD"}
@@ -472,7 +472,7 @@ def report_baseline(cmp: dict) -> None:
     def mark(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    print(f"Target (issue 17, item 9): tasks <= {target['tasks_max']}: {mark(met['tasks'])} ({cur['tasks']}); "
+    print(f"Target (no-change run): tasks <= {target['tasks_max']}: {mark(met['tasks'])} ({cur['tasks']}); "
           f"time ratio <= {target['time_ratio_max']}: {mark(met['time'])} ({cur['ratio']}); "
           f"{target['changed']} changed: {mark(met['changed'])} ({cur['changed']}); "
           f"{target['handlers']} handlers: {mark(met['handlers'])} ({cur['handlers']}) "

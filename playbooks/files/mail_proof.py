@@ -139,7 +139,7 @@ def header_of(text, name):
 
 
 def system_mail_checks():
-    """System mail on the server (issue 19): the MSP masquerades senders, never recipients."""
+    """System mail on the server: the MSP masquerades senders, never recipients."""
     results = []
     tok = token()
     sent, why = local_submit(["root"], tok)
