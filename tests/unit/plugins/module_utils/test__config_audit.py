@@ -474,8 +474,9 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz_"
 DOVECOT_KEY = st.builds(str.__add__, st.sampled_from(_LETTERS), st.text(_LETTERS + "0123456789", max_size=11))
 DOVECOT_VALUE = st.text(st.characters(blacklist_characters="\n\r#\\\"'{}", blacklist_categories=("Cs",)), max_size=15)
 DOVECOT_TREE = st.recursive(
-    st.tuples(st.just("set"), DOVECOT_KEY, DOVECOT_VALUE) | st.tuples(st.just("include"), st.sampled_from(["!include", "!include_try"]),
-                                                                     st.sampled_from(["/x", "/etc/dovecot/conf.d/*.conf", "local.conf"])),
+    st.tuples(st.just("set"), DOVECOT_KEY, DOVECOT_VALUE)
+    | st.tuples(st.just("include"), st.sampled_from(["!include", "!include_try"]),
+                st.sampled_from(["/x", "/etc/dovecot/conf.d/*.conf", "local.conf"])),
     lambda children: st.tuples(st.just("section"), st.tuples(DOVECOT_KEY, st.none() | DOVECOT_KEY), st.lists(children, max_size=4)),
     max_leaves=12,
 )

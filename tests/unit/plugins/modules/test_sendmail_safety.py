@@ -59,8 +59,8 @@ def test_second_run_does_not_read_an_injected_line(tmp_path, tools, run_module):
     assert path.read_text() == line + "evil.example\tREJECT\n"
     # and the value itself is refused today, whatever the separator
     for sep in ("\v", "\x85", "\u2028"):
-        bad = run_module(sendmail_access, dict(args, entries=[{"key": "a.example",
-                                                                "value": f"ERROR:550 go away{sep}evil.example RELAY"}]))
+        entry = {"key": "a.example", "value": f"ERROR:550 go away{sep}evil.example RELAY"}
+        bad = run_module(sendmail_access, dict(args, entries=[entry]))
         assert bad["failed"] and "nothing was written" in bad["msg"]
     assert path.read_text() == line + "evil.example\tREJECT\n"
 
