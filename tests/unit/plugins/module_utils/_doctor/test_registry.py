@@ -12,7 +12,6 @@ from ansible_collections.homelab.mailserver.plugins.modules.mail_doctor import A
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UNITS_DIR = os.path.dirname(os.path.abspath(_doctor.__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", "..", ".."))
 NAMES = list(_doctor.REGISTRY)
 
 
