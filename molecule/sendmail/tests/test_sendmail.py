@@ -2,7 +2,8 @@
 
 bigboy.my-site.com listens on 127.0.0.1:25; 127.0.0.2 is a trusted client (access RELAY),
 127.0.0.5 an untrusted one; "remote.example" is the SMTP sink on 127.0.0.3:25 (prepare.yml),
-reached through the mailertable.
+reached through the mailertable. 127.0.0.6, 127.0.0.7 and 127.0.0.8 are clients that relaying
+by name is tried from (the lab name server answers their PTR records).
 """
 
 import json
@@ -124,7 +125,9 @@ def test_class_files(host):
     assert "my-site.com" in lhn and "another-site.com" in lhn
     gd = host.file("/etc/mail/generics-domains").content_string.split()
     assert {"my-site.com", "another-site.com", "bigboy.my-site.com"} <= set(gd)
-    assert not host.file("/etc/mail/relay-domains").exists
+    # the scenario's relay-only domain (vars/loopback.yml); the example's own domains relay by access only
+    assert host.file("/etc/mail/relay-domains").content_string.split() == ["relayed.example"]
+    assert "relayed.example" not in lhn
 
 
 def test_access_map_is_the_chapters(host):
@@ -163,6 +166,13 @@ def test_catchall_bounces_user_unknown(host):
     code, text = result["rcpt"][0]
     # error:nouser gives 5.3.0 at RCPT time (553 with sendmail 8.17/8.18)
     assert code in (550, 553) and "User unknown" in text, result
+
+
+def test_catchall_refuses_an_unknown_sender_too(host):
+    """The example's comments: sendmail refuses a sender of the domain that the catch-all refuses (so every
+    address local programs send as must be routed, or exposed), even from a client that may relay."""
+    result = smtp(host, "127.0.0.2", "nobody-here@my-site.com", ["user@remote.example"], helo="trusted.example")
+    assert result["mail"][0] in (550, 553) and "User unknown" in result["mail"][1], result
 
 
 # --- aliases ----------------------------------------------------------------------------
@@ -220,6 +230,110 @@ def test_relay_refused_from_untrusted_client(host, rcpt):
     result = smtp(host, "127.0.0.5", "marc@my-site.com", [rcpt])
     code, text = result["rcpt"][0]
     assert code == 550 and text.startswith("5.7.1"), result
+
+
+# --- relay-domains: relaying for a domain, by recipient and by the client's name -------------
+# /etc/mail/relay-domains has relayed.example (the scenario's domain file with relay_domain: true,
+# vars/loopback.yml); the mailertable sends it to the sink. 127.0.0.5 (untrusted.example) may relay
+# to it and to nothing else; pc.relayed.example (127.0.0.8) may relay anywhere.
+
+def test_relay_domains_file_is_what_the_daemon_reads(host):
+    assert "FR-o /etc/mail/relay-domains %[^\\#]" in host.file("/etc/mail/sendmail.cf").content_string.splitlines()
+
+
+def test_relay_domains_relays_mail_to_its_domain_from_anyone(host):
+    tok = token()
+    result = smtp(host, "127.0.0.5", "marc@my-site.com", ["user@relayed.example"],
+                  message(tok, to="user@relayed.example"), helo="untrusted.example")
+    assert result["rcpt"][0][0] == 250, result
+    assert result["data"][0] == 250, result
+    text = wait_for(host, "/var/tmp/smtp-sink/*.eml", tok)
+    assert "X-Envelope-To: <user@relayed.example>" in text, text
+
+
+def test_relay_domains_refuses_a_domain_not_listed(host):
+    result = smtp(host, "127.0.0.5", "marc@my-site.com", ["user@other.example"], helo="untrusted.example")
+    code, text = result["rcpt"][0]
+    assert code == 550 and "Relaying denied" in text, result
+
+
+def test_relay_domains_relays_for_a_client_named_in_it(host):
+    """The chapter: mail sent from my-super-duper-site.com (a host of the listed domain) is forwarded."""
+    assert host.run("getent hosts 127.0.0.8").stdout.split()[:2] == ["127.0.0.8", "pc.relayed.example"]
+    tok = token()
+    result = smtp(host, "127.0.0.8", "marc@my-site.com", ["user@remote.example"],
+                  message(tok, to="user@remote.example"), helo="pc.relayed.example")
+    assert result["rcpt"][0][0] == 250, result
+    assert result["data"][0] == 250, result
+    assert "pc.relayed.example [127.0.0.8]" in wait_for(host, "/var/tmp/smtp-sink/*.eml", tok)
+
+
+# --- relaying by the client's resolved name: the access entry "my-site.com RELAY" ------------
+# The chapter's "servers of my-site.com (found by reverse DNS)": sendmail looks up the client's
+# address (PTR), confirms the name with a forward lookup, and relays when the access map has that
+# name or a parent domain. The lab name server on 127.0.0.2 (prepare.yml) answers: 127.0.0.6 is
+# web.my-site.com (PTR and A agree), 127.0.0.7's PTR says forged.my-site.com, which has no address.
+# No access entry names either address; 127.0.0.5 (untrusted.example) is the control above.
+RESOLVED_CLIENT = ("127.0.0.6", "web.my-site.com")
+FORGED_CLIENT = ("127.0.0.7", "forged.my-site.com")
+
+
+def _access_keys(host):
+    return {line.split()[0]: line.split()[1] for line in host.file("/etc/mail/access").content_string.splitlines()
+            if len(line.split()) == 2 and not line.startswith("#")}
+
+
+def _relay_from(host, client, data=True):
+    tok = token()
+    result = smtp(host, client[0], "marc@my-site.com", ["user@remote.example"],
+                  message(tok, to="user@remote.example") if data else None, helo=client[1])
+    return tok, result
+
+
+def test_lab_name_server_answers_the_clients_ptr(host):
+    address, name = RESOLVED_CLIENT
+    assert host.run(f"getent hosts {address}").stdout.split()[:2] == [address, name]
+    assert host.run(f"getent hosts {name}").stdout.split()[:1] == [address]
+    address, name = FORGED_CLIENT
+    assert host.run(f"getent hosts {address}").stdout.split()[:2] == [address, name]
+    assert host.run(f"getent hosts {name}").rc != 0, "the forged name must have no address"
+    keys = _access_keys(host)
+    assert keys.get("my-site.com") == "RELAY", keys
+    for address in (RESOLVED_CLIENT[0], FORGED_CLIENT[0]):
+        prefixes = [".".join(address.split(".")[:n]) for n in range(1, 5)]
+        assert not [k for k in keys if k.removeprefix("Connect:") in prefixes], keys
+
+
+def test_access_relays_for_a_client_whose_resolved_name_is_in_my_site_com(host):
+    tok, result = _relay_from(host, RESOLVED_CLIENT)
+    assert result["rcpt"][0][0] == 250, result
+    assert result["data"][0] == 250, result
+    text = wait_for(host, "/var/tmp/smtp-sink/*.eml", tok)
+    assert "web.my-site.com [127.0.0.6]" in text, text  # sendmail's Received: line names the resolved client
+
+
+def test_relaying_by_name_is_the_access_entrys_doing(host, ansible_module):
+    """Without "my-site.com RELAY" the same client is refused; with it back, relayed again (no restart)."""
+    removed = ansible_module("homelab.mailserver.sendmail_access",
+                             {"entries": [{"key": "my-site.com", "state": "absent"}]})
+    try:
+        assert removed.get("changed"), removed
+        _tok, refused = _relay_from(host, RESOLVED_CLIENT, data=False)
+    finally:
+        restored = ansible_module("homelab.mailserver.sendmail_access",
+                                  {"entries": [{"key": "my-site.com", "value": "RELAY"}]})
+    assert restored.get("changed"), restored
+    code, text = refused["rcpt"][0]
+    assert code == 550 and "Relaying denied" in text, refused
+    _tok, again = _relay_from(host, RESOLVED_CLIENT, data=False)
+    assert again["rcpt"][0][0] == 250, again
+
+
+def test_a_forged_client_name_is_not_relayed(host):
+    """127.0.0.7's PTR claims forged.my-site.com, but that name has no address: no relaying by name."""
+    _tok, result = _relay_from(host, FORGED_CLIENT, data=False)
+    code, text = result["rcpt"][0]
+    assert code == 550 and "possibly forged" in text, result
 
 
 # --- masquerading and genericstable ---------------------------------------------------
