@@ -16,7 +16,7 @@ description:
     C(spamassassin --lint), C(milter-greylist -c), C(doveconf -n), C(opendkim -n)), and only when every step passed
     replaces the live files whose bytes differ with their candidates.
   - When every candidate (and the built file) is byte for byte the live file, the check and the audit do not run
-    (RV(checked) is false): those files passed them when they were installed, and nothing is installed now.
+    (RV(checked) is false); those files passed them when they were installed, and nothing is installed now.
   - Each live file is replaced with C(rename) (the module's C(atomic_move)) from a file in the same file system, so a
     reader sees either the old or the new file, never a partial one. Owner, group and mode are set as asked.
   - With O(audit), the checked candidate is then compared with what the variables ask for (the second line of
