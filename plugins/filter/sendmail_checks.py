@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.homelab.mailserver.plugins.module_utils import _sendmail_validate as M
 from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
 # Documentation: one NAME.yml per filter beside this file (ansible-doc -t filter
@@ -225,6 +226,55 @@ def _check_recipes(name, value, errors):
                        "its flags, e.g. ':0fw' followed by '| /usr/bin/spamc'")
 
 
+INCLUDE = ":include:"
+VALID_INCLUDE_FILES = "a dictionary of list file path (absolute) to a list of members"
+VALID_LIST_MEMBER = ("a member a list file can hold: a local user, an alias or user@domain; |program, /file and "
+                     ":include:/path members go into an alias, and a line starting with '#' is a comment to sendmail")
+
+
+def include_paths(aliases):
+    """{path: [alias names]} of the :include: members of ALIASES: the domain model's [{name, members}] or a dict."""
+    if isinstance(aliases, dict):
+        aliases = [{"name": name, "members": members} for name, members in aliases.items()]
+    paths = {}
+    for entry in aliases if isinstance(aliases, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        members = entry.get("members")
+        if isinstance(members, str):
+            members = members.split(",")
+        for member in members if isinstance(members, list) else []:
+            text = member.strip().strip('"').strip() if isinstance(member, str) else ""
+            if text.startswith(INCLUDE):
+                paths.setdefault(text[len(INCLUDE):].strip(), []).append(str(entry.get("name")))
+    return paths
+
+
+def _check_include_files(name, value, aliases, errors):
+    """Each list file: an absolute path an :include: alias of the host reads (when ALIASES is given), and members."""
+    if not isinstance(value, dict):
+        errors.add(name, value, VALID_INCLUDE_FILES)
+        return
+    used = include_paths(aliases) if aliases is not None else None
+    for path, members in value.items():
+        where = f"{name}[{path!r}]"
+        if not errors.check(V.check_abs_path, path, name + " key"):
+            continue
+        if path.endswith("/") or any(part in (".", "..") for part in path.split("/")):
+            errors.add(name + " key", path, "a file's path: no trailing '/' and no '.' or '..' component")
+            continue
+        if used is not None and path not in used:
+            known = ", ".join(sorted(used)) or "none"
+            errors.add(name + " key", path, "the path of an :include: alias member of this host (\":include:%s\" "
+                       "in sendmail_aliases or a domain's aliases); the host's list files: %s" % (path, known))
+        if not errors.check(M.alias_members, path, members, where):
+            continue
+        for index, member in enumerate(members):
+            text = member.strip().strip('"')
+            if text.startswith(("|", "/", INCLUDE, "#")):
+                errors.add(f"{where}[{index}]", member, VALID_LIST_MEMBER)
+
+
 def sendmail_config_errors(config):
     """Return a list of error messages for the given sendmail variables."""
     errors = V.Problems()
@@ -250,6 +300,8 @@ def sendmail_config_errors(config):
     for name in ("sendmail_local_mailbox", "sendmail_dependent_local_mailbox"):  # a sendmail.mc comment, procmailrc
         if name in config and config[name] not in LOCAL_MAILBOXES:
             errors.add(name, config[name], "'', 'mbox' or 'maildir'")
+    if "sendmail_include_files" in config:
+        _check_include_files("sendmail_include_files", config["sendmail_include_files"], config.get("aliases"), errors)
     _check_m4_scalars(config, errors)
     _check_m4_lists(config, errors)
     _check_numbers(config, errors)

@@ -429,6 +429,8 @@ def test_msp_configuration_is_the_roles(host):
     ("broken_raw_m4_line", ["sendmail_mc_raw_end[0]", "no_such_feature_here", "unchanged"]),
     ("bad_queue_settings", ["sendmail_delivery_mode", "one of background, interactive, queue, deferred",
                             "sendmail_queue_interval", "'every 5 minutes'", "'batch'"]),
+    ("bad_include_files", ["sendmail_include_files key: '/srv/lists/nobody-reads'", "an :include: alias member",
+                           "sendmail_include_files['/home/mailings/admin-list'][1]: '|/bin/sh -c id'"]),
 ])
 def test_bad_input_fails_clearly_and_keeps_the_running_config(host, case, words):
     result = json.loads(host.file(f"/var/tmp/sendmail-bad-input/{case}.json").content_string)
@@ -438,6 +440,13 @@ def test_bad_input_fails_clearly_and_keeps_the_running_config(host, case, words)
     assert result["before"] == result["after"], "sendmail.cf checksum or daemon pid changed"
     pid = host.file("/run/sendmail/mta/sendmail.pid").content_string.split()[0]
     assert result["after"][1] == pid
+
+
+def test_bad_include_files_write_nothing(host):
+    """The bad_include_files case failed before any change: no directory for the list no alias reads, and
+    admin-list's file keeps the inventory's members."""
+    assert not host.file("/srv/lists").exists
+    assert "|/bin/sh" not in host.file("/home/mailings/admin-list").content_string
 
 
 # --- submission port: SMTP AUTH over TLS before relaying ----------------------------------

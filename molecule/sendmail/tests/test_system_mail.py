@@ -8,11 +8,16 @@ local mail to root or to a Linux account without an address must still arrive.
 Outgoing mail is caught by the SMTP sink on 127.0.0.3 (remote.example, prepare.yml).
 """
 
+import pathlib
 import time
 import uuid
 
 import pytest
+import yaml
 
+# the example inventory's servers: their sendmail_include_files holds admin-list's list file
+EXAMPLE_SERVERS = pathlib.Path(__file__).resolve().parents[3] / "inventories" / "example" / "group_vars" / "mail_servers.yml"
+ADMIN_LIST = "/home/mailings/admin-list"
 # a Linux account with no address in the virtusertable (the kind a package or an admin creates)
 PLAIN_USER = "sysmail-plain"
 
@@ -209,9 +214,19 @@ def test_family_alias_reaches_grandma_brother_sister(host):
 
 
 def test_include_list_file(host):
-    """admin-list: ":include:/home/mailings/admin-list": the members listed in that file get the mail."""
-    host.run("install -d -m 0755 /home/mailings && printf 'paul\\nmary\\n' > /home/mailings/admin-list"
-             " && chmod 0644 /home/mailings/admin-list")
+    """admin-list: ":include:/home/mailings/admin-list": the role writes the list file from
+    sendmail_include_files (root:root 0644, a '#' header sendmail skips, one member a line) and
+    the members listed in it get the mail."""
+    lists = yaml.safe_load(EXAMPLE_SERVERS.read_text(encoding="utf-8"))["sendmail_include_files"]
+    members = lists[ADMIN_LIST]
+    assert members, lists
+    listfile = host.file(ADMIN_LIST)
+    assert listfile.is_file
+    assert (listfile.user, listfile.group, listfile.mode) == ("root", "root", 0o644)
+    assert host.file("/home/mailings").mode == 0o755
+    lines = listfile.content_string.splitlines()
+    assert lines[0].startswith("# homelab.mailserver: "), lines
+    assert lines[1:] == members, lines
     tok = submit(host, "admin-list", token(), subject="admin-list")
-    for user in ("paul", "mary"):
+    for user in members:
         wait_for(host, f"/var/mail/{user}", tok)

@@ -167,3 +167,67 @@ def test_m4_problems_reads_a_hash_outside_quotes_as_a_comment():
     assert m4_problems("FEATURE(`x') # a comment (with a parenthesis") is None
     assert "not closed" in m4_problems("FEATURE(`x' # )")
     assert m4_problems("define(`x', `a # b')dnl") is None
+
+
+# ---------------------------------------------------------------- sendmail_include_files
+ADMIN_LIST = "/home/mailings/admin-list"
+HOST_ALIASES = [{"name": "directors", "members": ["peter", "paul", "mary"]},
+                {"name": "admin-list", "members": [":include:" + ADMIN_LIST]}]
+
+
+def _include_errors(files, aliases=HOST_ALIASES):
+    return sendmail_config_errors({"sendmail_include_files": files, "aliases": aliases})
+
+
+@pytest.mark.parametrize("files, aliases", [
+    ({}, HOST_ALIASES),
+    ({ADMIN_LIST: ["paul", "mary"]}, HOST_ALIASES),
+    ({ADMIN_LIST: ["paul", "mary@my-site.com", '"owner-list"']}, HOST_ALIASES),
+    # sendmail_aliases' form: a dictionary of comma strings or lists, the member quoted as in /etc/aliases
+    ({ADMIN_LIST: ["paul"]}, {"admin-list": 'root, ":include:/home/mailings/admin-list"'}),
+])
+def test_include_files_valid(files, aliases):
+    assert _include_errors(files, aliases) == []
+
+
+def test_include_files_without_aliases_checks_only_paths_and_members():
+    assert sendmail_config_errors({"sendmail_include_files": {"/srv/lists/staff": ["paul"]}}) == []
+
+
+@pytest.mark.parametrize("files, expected", [
+    ([ADMIN_LIST], "sendmail_include_files: ['/home/mailings/admin-list'] is not valid: a dictionary of list file path"),
+    ({"home/mailings/admin-list": ["paul"]},
+     "sendmail_include_files key: 'home/mailings/admin-list' is not valid: an absolute path"),
+    ({"/home/mailings/admin list": ["paul"]},
+     "sendmail_include_files key: '/home/mailings/admin list' is not valid: an absolute path"),
+    ({"/home/mailings/../admin-list": ["paul"]},
+     "sendmail_include_files key: '/home/mailings/../admin-list' is not valid: a file's path"),
+    ({"/home/mailings/staff": ["paul"]},
+     "sendmail_include_files key: '/home/mailings/staff' is not valid: the path of an :include: alias member of this "
+     "host (\":include:/home/mailings/staff\" in sendmail_aliases or a domain's aliases); the host's list files: "
+     "/home/mailings/admin-list"),
+    ({ADMIN_LIST: []}, "sendmail_include_files['/home/mailings/admin-list']: [] is not valid: a non-empty list"),
+    ({ADMIN_LIST: "paul, mary"}, "sendmail_include_files['/home/mailings/admin-list']: 'paul, mary' is not valid: a YAML list"),
+    ({ADMIN_LIST: ["paul", "peter paul"]},
+     "sendmail_include_files['/home/mailings/admin-list'] item: 'peter paul' is not valid: it contains a comma or space"),
+    ({ADMIN_LIST: ["paul\nroot"]},
+     "sendmail_include_files['/home/mailings/admin-list'] item: 'paul\\nroot' is not valid: one line"),
+    ({ADMIN_LIST: ["paul", 7]}, "sendmail_include_files['/home/mailings/admin-list'] item: 7 is not valid: a non-empty string"),
+    ({ADMIN_LIST: ["paul", "|/usr/bin/vacation paul"]},
+     "sendmail_include_files['/home/mailings/admin-list'][1]: '|/usr/bin/vacation paul' is not valid: a member a list file"),
+    ({ADMIN_LIST: ["/var/mail/archive"]},
+     "sendmail_include_files['/home/mailings/admin-list'][0]: '/var/mail/archive' is not valid: a member a list file"),
+    ({ADMIN_LIST: [":include:/home/mailings/other"]},
+     "sendmail_include_files['/home/mailings/admin-list'][0]: ':include:/home/mailings/other' is not valid: a member"),
+    ({ADMIN_LIST: ["#paul"]}, "sendmail_include_files['/home/mailings/admin-list'][0]: '#paul' is not valid: a member"),
+])
+def test_include_files_errors(files, expected):
+    errors = _include_errors(files)
+    assert len(errors) == 1 and errors[0].startswith(expected), errors
+
+
+def test_include_files_path_unused_when_the_host_has_no_include_alias():
+    errors = _include_errors({ADMIN_LIST: ["paul"]}, [{"name": "directors", "members": ["peter"]}])
+    assert errors == ["sendmail_include_files key: '/home/mailings/admin-list' is not valid: the path of an :include: "
+                      "alias member of this host (\":include:/home/mailings/admin-list\" in sendmail_aliases or a domain's "
+                      "aliases); the host's list files: none"]
