@@ -41,6 +41,10 @@ notes:
   - All entries are validated before anything is written; the error names every bad entry and says what is valid.
   - The text file is written to a temporary file in the same directory and renamed into place.
     When the rename fails with EBUSY (a bind-mounted file, for example in a container) the file is rewritten in place.
+  - Runs that change the same file wait for each other (up to 10 minutes), so that neither loses the other's
+    entries; they take an advisory lock (C(flock)) on C(.NAME.lock) beside the file, made on the first run and left
+    in place.
+    Check mode takes no lock and writes nothing.
 """
 
     # the key/value map options (access, virtusertable, map)

@@ -48,10 +48,6 @@ options:
     type: path
     default: /etc/mail/sendmail.cf
 notes:
-  - Runs that change the same file wait for each other (up to 10 minutes), so that neither loses the other's
-    entries; they take an advisory lock (C(flock)) on C(.NAME.lock) beside the file, made on the first run and left
-    in place.
-    Check mode takes no lock and writes nothing.
   - O(mode), O(owner) and O(group) apply to the database as well as to the text file. Each file gets them before
     anything is written to it (the temporary text right after it is made, the database as the builder creates it,
     under umask 077); a database with another mode is corrected on the next run, also when nothing else changes.

@@ -34,10 +34,6 @@ options:
     choices: [hosts, users, any]
     default: hosts
 notes:
-  - Runs that change the same file wait for each other (up to 10 minutes), so that neither loses the other's
-    entries; they take an advisory lock (C(flock)) on C(.NAME.lock) beside the file, made on the first run and left
-    in place.
-    Check mode takes no lock and writes nothing.
   - O(mode), O(owner) and O(group) are given to the temporary file before anything is written to it.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
