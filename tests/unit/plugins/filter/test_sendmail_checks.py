@@ -171,11 +171,12 @@ def test_m4_problems_reads_a_hash_outside_quotes_as_a_comment():
 
 # ---------------------------------------------------------------- sendmail_include_files
 ADMIN_LIST = "/home/mailings/admin-list"
-HOST_ALIASES = [{"name": "directors", "members": ["peter", "paul", "mary"]},
-                {"name": "admin-list", "members": [":include:" + ADMIN_LIST]}]
+HOST_ALIASES = ({"name": "directors", "members": ["peter", "paul", "mary"]},
+                {"name": "admin-list", "members": [":include:" + ADMIN_LIST]})
 
 
 def _include_errors(files, aliases=HOST_ALIASES):
+    aliases = list(aliases) if isinstance(aliases, tuple) else aliases
     return sendmail_config_errors({"sendmail_include_files": files, "aliases": aliases})
 
 
