@@ -71,7 +71,7 @@ def _m4_line(errors, where, text):
 # The values the templates put inside m4 quotes (sendmail.mc, submit.mc): each kind, then the m4 rule.
 IN_M4 = {kind: V.in_m4(V.KINDS[kind][1]) for kind in (
     "dnsbl_zone", "smtp_text", "milter_name", "milter_socket", "duration", "macro_name", "ip_address", "smart_host",
-    "abs_path", "sasl_mechanism", "mail_domain", "user_name")}
+    "abs_path", "sasl_mechanism", "mail_domain", "user_name", "cipher_list")}
 VALID_RAW_LINE = "one sendmail.mc line, without newlines or other control characters"
 _M4_LISTS = {
     "sendmail_auth_mechanisms": ("sasl_mechanism", "a non-empty list of SASL mechanisms (PLAIN, LOGIN, ...)"),
@@ -87,6 +87,7 @@ _M4_SCALARS = {
     "sendmail_tls_key": ("abs_path", _ALWAYS),
     "sendmail_tls_ca_file": ("abs_path", ""),
     "sendmail_connection_rate_window_size": ("duration", None),
+    "sendmail_tls_cipher_list": ("cipher_list", _ALWAYS),
 }
 # whole numbers: name -> (minimum, maximum, null allowed)
 _NUMBERS = {
@@ -275,6 +276,46 @@ def _check_include_files(name, value, aliases, errors):
                 errors.add(f"{where}[{index}]", member, VALID_LIST_MEMBER)
 
 
+TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
+# alias member kinds that run a program or write a file as root's delegate: each needs sendmail_aliases_allow
+SPECIAL_MEMBERS = (("program", "|", "|command"), ("file", "/", "/path"), ("include", INCLUDE, ":include:/path"))
+
+
+def _check_tls(config, errors):
+    """The TLS policy: a known oldest version, and a client-certificate CA file that is no public bundle."""
+    version = config.get("sendmail_tls_min_version", TLS_VERSIONS[0])
+    if version not in TLS_VERSIONS:
+        errors.add("sendmail_tls_min_version", version, " or ".join(TLS_VERSIONS))
+    ca_file = config.get("sendmail_tls_ca_file")
+    if ca_file and ca_file in (config.get("tls_public_bundles") or ()):
+        errors.add("sendmail_tls_ca_file", ca_file,
+                   "a file of the CA certificates that sign the client certificates allowed to relay, or empty; not "
+                   "the public CA bundle, whose every certificate holder would pass a CERTISSUER: relay entry")
+
+
+def _check_special_members(config, errors):
+    """|program, /file and :include: members of the host's aliases only where sendmail_aliases_allow lists the kind."""
+    allowed = config.get("sendmail_aliases_allow", [])
+    kinds = [kind for kind, _prefix, _form in SPECIAL_MEMBERS]
+    if not isinstance(allowed, list) or any(item not in kinds for item in allowed):
+        errors.add("sendmail_aliases_allow", allowed, "a list of: " + ", ".join(kinds))
+        return
+    sources = config.get("alias_sources") or {}
+    aliases = config.get("aliases")
+    for entry in aliases if isinstance(aliases, list) else []:
+        members = entry.get("members") if isinstance(entry, dict) else None
+        if isinstance(members, str):
+            members = members.split(",")
+        for member in members if isinstance(members, list) else []:
+            text = member.strip().strip('"').strip() if isinstance(member, str) else ""
+            for kind, prefix, form in SPECIAL_MEMBERS:
+                if text.startswith(prefix) and kind not in allowed:
+                    where = "%s: alias %s" % (sources.get(entry.get("name"), "sendmail_aliases"), entry.get("name"))
+                    errors.add(where, member, "an address, user or alias; a %s member runs as sendmail's delegate "
+                               "and needs %r in sendmail_aliases_allow" % (form, kind))
+                    break
+
+
 def sendmail_config_errors(config):
     """Return a list of error messages for the given sendmail variables."""
     errors = V.Problems()
@@ -302,6 +343,10 @@ def sendmail_config_errors(config):
             errors.add(name, config[name], "'', 'mbox' or 'maildir'")
     if "sendmail_include_files" in config:
         _check_include_files("sendmail_include_files", config["sendmail_include_files"], config.get("aliases"), errors)
+    if "sendmail_tls_min_version" in config or "sendmail_tls_ca_file" in config:
+        _check_tls(config, errors)
+    if "sendmail_aliases_allow" in config:
+        _check_special_members(config, errors)
     _check_m4_scalars(config, errors)
     _check_m4_lists(config, errors)
     _check_numbers(config, errors)

@@ -98,7 +98,7 @@ def test_running_daemon_uses_the_new_configuration(host):
     """The greeting and EHLO come from the rendered sendmail.cf (catches a restart that did not take)."""
     cf = host.file("/etc/mail/sendmail.cf").content_string
     assert "Kvirtuser hash -o /etc/mail/virtusertable.db" in cf
-    assert "O DaemonPortOptions=Family=inet, Name=MTA, Port=25, Addr=127.0.0.1" in cf
+    assert "O DaemonPortOptions=Family=inet, Name=MTA, Port=25, M=A, Addr=127.0.0.1" in cf
     pid = host.file("/run/sendmail/mta/sendmail.pid").content_string.split()[0]
     started = int(host.run(f"stat -c %Y /proc/{pid}").stdout.strip())
     assert started >= host.file("/etc/mail/sendmail.cf").mtime.timestamp() - 1
@@ -514,3 +514,92 @@ def test_submission_relays_only_after_auth_over_tls(host, paul_password):
     assert good["auth"] == 235, good
     assert good["mail"][0] == 250, good
     assert good["rcpt"][0] == 250, good
+
+
+# --- TLS policy and where AUTH is offered ---------------------------------------------------
+
+TLS_PROBE = r'''
+import json, smtplib, socket, ssl, threading
+out = {}
+
+def old_tls_context():
+    """A client that can speak TLS 1.1 (OpenSSL 3 needs security level 0 for it)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return ctx
+
+# Control: this client completes a TLS 1.1 handshake with a server that allows it (the
+# server certificate of sendmail, on a port of our own), so a refusal below is the server's.
+srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+srv.minimum_version = ssl.TLSVersion.TLSv1_1
+srv.set_ciphers("DEFAULT:@SECLEVEL=0")
+srv.load_cert_chain("/etc/mail/tls/smtpd.crt", "/etc/mail/tls/smtpd.key")
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+
+def serve():
+    conn, _ = listener.accept()
+    try:
+        srv.wrap_socket(conn, server_side=True).close()
+    except ssl.SSLError:
+        conn.close()
+
+threading.Thread(target=serve, daemon=True).start()
+with socket.create_connection(listener.getsockname(), timeout=30) as raw:
+    with old_tls_context().wrap_socket(raw) as tls:
+        out["control"] = tls.version()
+
+for port in (25, 587):
+    for name, ctx in (("tls1_1", old_tls_context()), ("tls1_2", None)):
+        s = smtplib.SMTP("127.0.0.1", port, timeout=60, local_hostname="client.my-site.com")
+        s.ehlo()
+        out[f"{port} auth_before_tls"] = s.has_extn("auth")
+        if ctx is None:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        try:
+            s.starttls(context=ctx)
+            out[f"{port} {name}"] = s.sock.version()
+            s.ehlo()
+            out[f"{port} auth_after_tls"] = s.has_extn("auth")
+            s.quit()
+        except (ssl.SSLError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            out[f"{port} {name}"] = "refused: %s" % type(exc).__name__
+            s.close()
+print(json.dumps(out))
+'''
+
+
+def test_tls_1_2_or_newer_on_every_port_and_auth_on_submission_only(host):
+    result = host.run(f"python3 -W ignore - <<'PYEOF'\n{TLS_PROBE}\nPYEOF")
+    assert result.rc == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["control"] == "TLSv1.1", out  # the client can speak TLS 1.1 ...
+    for port in (25, 587):
+        assert out[f"{port} tls1_1"].startswith("refused"), out  # ... and sendmail refuses it
+        assert out[f"{port} tls1_2"] in ("TLSv1.2", "TLSv1.3"), out
+    # AUTH: never on the MTA port, and on submission only after STARTTLS
+    assert out["25 auth_before_tls"] is False and out["25 auth_after_tls"] is False, out
+    assert out["587 auth_before_tls"] is False and out["587 auth_after_tls"] is True, out
+
+
+def test_certificates_verify_against_the_servers_own_certificate_only(host):
+    cf = host.file("/etc/mail/sendmail.cf").content_string
+    assert "O CACertFile=/etc/mail/tls/smtpd.crt" in cf.splitlines()
+    assert "O CACertPath=/etc/mail/tls/cacerts" in cf.splitlines()
+    assert host.file("/etc/mail/tls/cacerts").is_directory
+    assert host.file("/etc/mail/tls/cacerts").listdir() == []
+    assert re.search(r"^O ServerSSLOptions=.*\+SSL_OP_NO_TLSv1_1", cf, re.M)
+
+
+def test_smrsh_is_the_program_mailer(host):
+    cf = host.file("/etc/mail/sendmail.cf").content_string
+    prog = [line for line in cf.splitlines() if line.startswith("Mprog")]
+    assert prog and "P=/usr/lib/sm.bin/smrsh" in prog[0], prog
+    assert host.file("/etc/mail/smrsh").is_directory

@@ -232,3 +232,57 @@ def test_include_files_path_unused_when_the_host_has_no_include_alias():
     assert errors == ["sendmail_include_files key: '/home/mailings/admin-list' is not valid: the path of an :include: "
                       "alias member of this host (\":include:/home/mailings/admin-list\" in sendmail_aliases or a domain's "
                       "aliases); the host's list files: none"]
+
+
+# ------------------------------------------------------------ hardening: TLS policy and special alias members
+PUBLIC = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"sendmail_tls_min_version": "TLSv1.1"}, "sendmail_tls_min_version: 'TLSv1.1' is not valid: TLSv1.2 or TLSv1.3"),
+    ({"sendmail_tls_ca_file": "/etc/ssl/certs/ca-certificates.crt", "tls_public_bundles": PUBLIC},
+     "sendmail_tls_ca_file: '/etc/ssl/certs/ca-certificates.crt' is not valid: a file of the CA certificates that sign "
+     "the client certificates allowed to relay, or empty; not the public CA bundle"),
+    ({"sendmail_tls_cipher_list": "HIGH:!aNULL')RELAY_DOMAIN(`com"}, "sendmail_tls_cipher_list: "),
+    ({"sendmail_tls_cipher_list": ""}, "sendmail_tls_cipher_list: '' is not valid: an OpenSSL cipher string"),
+])
+def test_tls_policy_errors(config, expected):
+    errors = sendmail_config_errors(config)
+    assert len(errors) == 1 and errors[0].startswith(expected), errors
+
+
+def test_tls_policy_valid():
+    assert sendmail_config_errors({"sendmail_tls_min_version": "TLSv1.3", "sendmail_tls_ca_file": "/etc/mail/tls/clients-ca.pem",
+                                   "tls_public_bundles": PUBLIC, "sendmail_tls_cipher_list": "ECDHE-RSA-AES128-GCM-SHA256"}) == []
+
+
+ALIASES = [
+    {"name": "admin-list", "members": [":include:/home/mailings/admin-list"]},
+    {"name": "archive", "members": ["/var/spool/archive.mbox"]},
+    {"name": "ticket", "members": ['"|/usr/local/bin/ticket"']},
+    {"name": "staff", "members": ["marc", "paul@my-site.com"]},
+]
+
+
+@pytest.mark.parametrize("allowed, refused", [
+    ([], ["admin-list", "archive", "ticket"]),
+    (["include"], ["archive", "ticket"]),
+    (["include", "file"], ["ticket"]),
+    (["program", "file", "include"], []),
+])
+def test_special_alias_members_need_the_opt_in(allowed, refused):
+    errors = sendmail_config_errors({"sendmail_aliases_allow": allowed, "aliases": ALIASES,
+                                     "alias_sources": {"admin-list": "mailserver_domain_my_site_com"}})
+    assert len(errors) == len(refused), errors
+    for name, error in zip(refused, errors, strict=True):
+        assert f"alias {name}:" in error and "sendmail_aliases_allow" in error
+    if "admin-list" in refused:
+        # the error names the variable the alias came from
+        assert errors[0].startswith("mailserver_domain_my_site_com: alias admin-list: ")
+
+
+def test_special_alias_members_in_a_comma_string_and_unknown_kinds():
+    errors = sendmail_config_errors({"sendmail_aliases_allow": [], "aliases": [{"name": "x", "members": "marc, |/bin/sh"}]})
+    assert len(errors) == 1 and "a |command member" in errors[0] and "'program'" in errors[0]
+    errors = sendmail_config_errors({"sendmail_aliases_allow": ["pipe"], "aliases": []})
+    assert errors == ["sendmail_aliases_allow: ['pipe'] is not valid: a list of: program, file, include"]

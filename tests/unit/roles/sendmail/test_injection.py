@@ -27,7 +27,10 @@ from sendmail_render import CHECKS, MAIL_DOMAINS, ROLE, _environment, _resolve, 
 CF_M4 = "/usr/share/sendmail/cf/m4/cf.m4"
 ENV = _environment()
 TEMPLATES = {name: ENV.get_template(name) for name in ("sendmail.mc.j2", "submit.mc.j2")}
-BASE = {mode: _resolve(ENV, role_vars("Debian", {"sendmail_mode": mode})) for mode in ("server", "client")}
+RAW = {mode: role_vars("Debian", {"sendmail_mode": mode}) for mode in ("server", "client")}
+BASE = {mode: _resolve(ENV, RAW[mode]) for mode in RAW}
+# vars/main.yml values computed from the public variables the specs below change
+DERIVED = {"sendmail_tls_cert": "__sendmail_tls_verify_file", "sendmail_tls_ca_file": "__sendmail_tls_verify_file"}
 BASE["client"]["sendmail_smart_host"] = "mail.my-site.com"
 # bounded and reproducible: every property test of this file together takes a few seconds
 PROPERTY = settings(max_examples=30, deadline=None, derandomize=True,
@@ -60,6 +63,8 @@ def values_with(mode, overrides):
     """The template's variables (Debian, MODE) with OVERRIDES, wired as vars/main.yml wires them."""
     values = dict(BASE[mode])
     values.update(overrides)
+    for name in set(DERIVED.get(key) for key in overrides) - {None}:
+        values[name] = ENV.from_string(RAW[mode][name]).render(**values).strip()
     if "sendmail_milters" in overrides:
         values["__sendmail_milters"] = values["sendmail_dependent_milters"] + overrides["sendmail_milters"]
     if "sendmail_masquerade_domains" in overrides:

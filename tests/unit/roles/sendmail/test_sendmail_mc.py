@@ -60,7 +60,8 @@ def test_client_is_loopback_only_with_smart_host():
 
 def test_server_listens_everywhere_and_has_no_smart_host():
     lines = mc(sendmail_mode="server", sendmail_smart_host="mail.my-site.com")
-    assert "DAEMON_OPTIONS(`Family=inet, Name=MTA, Port=25')dnl" in lines
+    # AUTH is offered on the submission port only
+    assert "DAEMON_OPTIONS(`Family=inet, Name=MTA, Port=25, M=A')dnl" in lines
     assert "DAEMON_OPTIONS(`Family=inet, Name=MSA, Port=587, M=Ea')dnl" in lines
     assert not any("SMART_HOST" in line for line in lines)
     assert "define(`confAUTH_OPTIONS', `A,p,y')dnl" in lines
@@ -279,3 +280,35 @@ def test_golden_builds_with_m4_without_errors(tmp_path):
     proc = subprocess.run(["m4", str(src)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and proc.stderr == ""
     assert "O DaemonPortOptions=Family=inet, Name=MTA, Port=25" in proc.stdout
+
+
+def test_tls_policy_on_every_port():
+    lines = mc(sendmail_mode="server")
+    options = [line for line in lines if "confSERVER_SSL_OPTIONS" in line]
+    assert options == ["define(`confSERVER_SSL_OPTIONS', `+SSL_OP_NO_SSLv2 +SSL_OP_NO_SSLv3 +SSL_OP_NO_TLSv1 "
+                       "+SSL_OP_NO_TLSv1_1 +SSL_OP_CIPHER_SERVER_PREFERENCE')dnl"]
+    assert any(line.startswith("define(`confCIPHER_LIST', `ECDHE-ECDSA-AES128-GCM-SHA256:") for line in lines)
+    tls13 = mc(sendmail_mode="server", sendmail_tls_min_version="TLSv1.3")
+    assert any("+SSL_OP_NO_TLSv1_2 " in line for line in tls13 if "confSERVER_SSL_OPTIONS" in line)
+
+
+def test_certificates_verify_against_a_dedicated_file_never_the_public_bundle():
+    for platform in ("Debian", "RedHat"):
+        lines = mc(platform, sendmail_mode="server")
+        assert "define(`confCACERT', `/etc/mail/tls/smtpd.crt')dnl" in lines
+        assert "define(`confCACERT_PATH', `/etc/mail/tls/cacerts')dnl" in lines
+        assert not any("/etc/ssl/certs" in line or "ca-certificates" in line or "ca-bundle" in line for line in lines)
+    lines = mc(sendmail_mode="server", sendmail_tls_ca_file="/etc/mail/tls/clients-ca.pem")
+    assert "define(`confCACERT', `/etc/mail/tls/clients-ca.pem')dnl" in lines
+
+
+def test_smrsh_on_debian_without_programs():
+    assert "FEATURE(`smrsh', `/usr/lib/sm.bin/smrsh')dnl" in mc(sendmail_mode="server")
+    assert "FEATURE(`smrsh', `/usr/lib/sm.bin/smrsh')dnl" in mc(sendmail_mode="client", sendmail_smart_host="mail.my-site.com")
+
+
+def test_procmailrc_drops_privileges_before_any_recipe():
+    for mailbox in ("mbox", "maildir"):
+        lines = procmailrc(sendmail_local_mailbox=mailbox, sendmail_procmail_recipes=[":0fw\n| /usr/bin/spamc\n"]).splitlines()
+        assert "DROPPRIVS=yes" in lines
+        assert lines.index("DROPPRIVS=yes") < lines.index(":0fw")
