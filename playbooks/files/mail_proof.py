@@ -121,9 +121,33 @@ def server_checks():
     code, text = r["rcpt"][0]
     results.append(check("relay allowed from a trusted client (127.0.0.3, smallfry; stopped after RCPT)",
                          code == 250, f"{code} {text}"))
+    results.append(size_check())
     results += spam_checks()
     results += system_mail_checks()
     return results
+
+
+def size_check():
+    """The message size limit: announced in EHLO SIZE, a larger message refused with 552 and not kept."""
+    tok = token()
+    with smtplib.SMTP(SERVER, 25, source_address=("127.0.0.3", 0), timeout=120) as smtp:
+        smtp.ehlo("another-web-site.example")
+        limit = int(smtp.esmtp_features.get("size", "0") or 0)
+        if not limit:
+            return check("an over-size message refused with 552", False, "no SIZE limit in EHLO")
+        declared = smtp.docmd(f"MAIL FROM:<sender@another-web-site.example> SIZE={limit + 1}")[0]
+        smtp.rset()
+        smtp.mail("sender@another-web-site.example")
+        smtp.rcpt("paul@my-site.com")
+        body = message(tok, "sender@another-web-site.example", "paul@my-site.com") + ("x" * 998 + "\r\n") * (limit // 1000 + 10)
+        try:
+            sent = smtp.data(body.encode())[0]
+        except smtplib.SMTPDataError as exc:
+            sent = exc.smtp_code
+    kept = mailbox_has("paul", tok, 3)
+    return check("an over-size message refused with 552 and not delivered (EHLO SIZE)",
+                 declared == 552 and sent == 552 and not kept,
+                 f"SIZE {limit}: declared {declared}, sent {sent}, delivered {bool(kept)}")
 
 
 def local_submit(args, tok, subject="cron"):
@@ -251,7 +275,27 @@ def fetch_checks(password):
     except imaplib.IMAP4.error as exc:
         wrong, ok = str(exc)[:80], True
     results.append(check("a wrong password is refused over IMAPS", ok, wrong))
+    results.append(smtps_check(password, context))
     return results
+
+
+def smtps_check(password, context):
+    """Submission on 465: TLS from the first byte, AUTH required, relaying after it (stopped after RCPT)."""
+    try:
+        with smtplib.SMTP_SSL("127.0.0.1", 465, context=context, source_address=("127.0.0.5", 0), timeout=30) as smtp:
+            smtp.ehlo("client.my-site.com")
+            version = smtp.sock.version()
+            anonymous = smtp.mail("paul@my-site.com")[0]
+            smtp.rset()
+            login = smtp.login("paul", password)[0]
+            smtp.mail("paul@my-site.com")
+            rcpt = smtp.rcpt("friend@relay-probe.invalid")[0]
+            smtp.rset()
+    except (OSError, smtplib.SMTPException) as exc:
+        return check("submission on 465 (implicit TLS) with paul's password", False, repr(exc)[:120])
+    return check("submission on 465 (implicit TLS) with paul's password",
+                 anonymous == 530 and login == 235 and rcpt == 250,
+                 f"{version}; without AUTH {anonymous}, AUTH {login}, relay RCPT {rcpt}")
 
 
 def plain_capabilities():

@@ -93,6 +93,8 @@ _M4_SCALARS = {
 _NUMBERS = {
     "sendmail_smtp_port": (1, 65535, False),
     "sendmail_submission_port": (1, 65535, False),
+    "sendmail_smtps_port": (1, 65535, False),
+    "sendmail_max_message_size": (0, None, False),
     "sendmail_max_daemon_children": (0, None, True),
     "sendmail_queue_la": (0, None, True),
     "sendmail_refuse_la": (0, None, True),
@@ -343,6 +345,9 @@ def sendmail_config_errors(config):
             errors.add(name, config[name], "'', 'mbox' or 'maildir'")
     if "sendmail_include_files" in config:
         _check_include_files("sendmail_include_files", config["sendmail_include_files"], config.get("aliases"), errors)
+    if config.get("sendmail_smtps_enabled") is True and config.get("sendmail_tls_enabled") is False:
+        errors.add("sendmail_smtps_enabled", True, "false while sendmail_tls_enabled is false: port 465 speaks TLS "
+                   "from the first byte, which needs the certificate of sendmail_tls_*")
     if "sendmail_tls_min_version" in config or "sendmail_tls_ca_file" in config:
         _check_tls(config, errors)
     if "sendmail_aliases_allow" in config:

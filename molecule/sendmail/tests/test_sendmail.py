@@ -603,3 +603,87 @@ def test_smrsh_is_the_program_mailer(host):
     prog = [line for line in cf.splitlines() if line.startswith("Mprog")]
     assert prog and "P=/usr/lib/sm.bin/smrsh" in prog[0], prog
     assert host.file("/etc/mail/smrsh").is_directory
+
+
+# --- port 465 (implicit TLS) and the message size limit ------------------------------------
+
+SMTPS_CLIENT = r'''
+import json, smtplib, ssl, sys
+args = json.loads(sys.argv[1])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+out = {}
+s = smtplib.SMTP_SSL("127.0.0.1", 465, timeout=60, context=ctx, source_address=("127.0.0.5", 0),
+                     local_hostname="client.my-site.com")
+s.ehlo()
+out["tls"] = s.sock.version()
+out["auth"] = s.has_extn("auth")
+if args.get("password") is not None:
+    try:
+        out["login"] = s.login(args["user"], args["password"])[0]
+    except smtplib.SMTPAuthenticationError as exc:
+        out["login"] = exc.smtp_code
+code, msg = s.mail(args["from"])
+out["mail"] = code
+if code == 250:
+    out["rcpt"] = s.rcpt(args["to"])[0]
+s.rset()
+s.quit()
+print(json.dumps(out))
+'''
+
+
+def smtps(host, user, password, sender="paul@my-site.com", rcpt="friend@remote.example"):
+    args = json.dumps({"user": user, "password": password, "from": sender, "to": rcpt})
+    result = host.run(f"python3 - {quote(args)} <<'PYEOF'\n{SMTPS_CLIENT}\nPYEOF")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_port_465_speaks_tls_at_once_and_relays_only_after_auth(host, paul_password):
+    anonymous = smtps(host, "paul", None)
+    assert anonymous["tls"] in ("TLSv1.2", "TLSv1.3") and anonymous["auth"] is True, anonymous
+    assert anonymous["mail"] == 530, anonymous  # M=a: authentication required
+    assert smtps(host, "paul", paul_password + "x")["login"] == 535
+    good = smtps(host, "paul", paul_password)
+    assert good["login"] == 235 and good["mail"] == 250 and good["rcpt"] == 250, good
+
+
+SIZE_CLIENT = r'''
+import json, smtplib, sys
+args = json.loads(sys.argv[1])
+out = {}
+s = smtplib.SMTP("127.0.0.1", 25, timeout=120, source_address=("127.0.0.2", 0), local_hostname="client.my-site.com")
+s.ehlo()
+out["size"] = s.esmtp_features.get("size")
+# declared: refused at MAIL FROM
+code, msg = s.docmd("MAIL FROM:<marc@my-site.com> SIZE=%d" % (int(out["size"]) + 1))
+out["declared"] = [code, msg.decode()]
+s.rset()
+# undeclared: refused after the data, nothing kept
+s.mail("marc@my-site.com")
+s.rcpt("paul@my-site.com")
+body = "Subject: big %s\r\nMessage-ID: <%s@test>\r\n\r\n" % (args["token"], args["token"])
+body += ("x" * 998 + "\r\n") * (int(out["size"]) // 1000 + 10)
+try:
+    code, msg = s.data(body)
+except smtplib.SMTPDataError as exc:
+    code, msg = exc.smtp_code, exc.smtp_error
+out["data"] = [code, msg.decode() if isinstance(msg, bytes) else msg]
+s.quit()
+print(json.dumps(out))
+'''
+
+
+def test_an_over_size_message_is_refused_with_552_and_nothing_queued(host):
+    token = "size-" + uuid.uuid4().hex[:10]
+    args = json.dumps({"token": token})
+    result = host.run(f"python3 - {quote(args)} <<'PYEOF'\n{SIZE_CLIENT}\nPYEOF")
+    assert result.rc == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["size"] == "26214400", out  # the example inventory's sendmail_max_message_size, in EHLO
+    assert out["declared"][0] == 552, out
+    assert out["data"][0] == 552, out
+    queued = host.run("grep -rl %s /var/spool/mqueue /var/mail /home/*/Maildir 2>/dev/null", token)
+    assert queued.stdout.strip() == "", queued.stdout

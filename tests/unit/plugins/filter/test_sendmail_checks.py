@@ -286,3 +286,14 @@ def test_special_alias_members_in_a_comma_string_and_unknown_kinds():
     assert len(errors) == 1 and "a |command member" in errors[0] and "'program'" in errors[0]
     errors = sendmail_config_errors({"sendmail_aliases_allow": ["pipe"], "aliases": []})
     assert errors == ["sendmail_aliases_allow: ['pipe'] is not valid: a list of: program, file, include"]
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"sendmail_smtps_enabled": True, "sendmail_tls_enabled": False}, "sendmail_smtps_enabled: True is not valid: false while"),
+    ({"sendmail_smtps_port": "465\n"}, "sendmail_smtps_port: '465\\n' is not valid: an integer 1-65535"),
+    ({"sendmail_max_message_size": -1}, "sendmail_max_message_size: -1 is not valid: an integer of at least 0"),
+    ({"sendmail_max_message_size": "25M"}, "sendmail_max_message_size: '25M' is not valid: an integer of at least 0"),
+])
+def test_smtps_and_size_errors(config, expected):
+    errors = sendmail_config_errors(config)
+    assert len(errors) == 1 and errors[0].startswith(expected), errors

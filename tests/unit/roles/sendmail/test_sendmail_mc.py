@@ -312,3 +312,25 @@ def test_procmailrc_drops_privileges_before_any_recipe():
         lines = procmailrc(sendmail_local_mailbox=mailbox, sendmail_procmail_recipes=[":0fw\n| /usr/bin/spamc\n"]).splitlines()
         assert "DROPPRIVS=yes" in lines
         assert lines.index("DROPPRIVS=yes") < lines.index(":0fw")
+
+
+def test_port_465_with_implicit_tls_and_auth_beside_587():
+    lines = mc(sendmail_mode="server", sendmail_smtps_enabled=True)
+    assert "DAEMON_OPTIONS(`Family=inet, Name=SMTPS, Port=465, M=Eas')dnl" in lines
+    assert "DAEMON_OPTIONS(`Family=inet, Name=MSA, Port=587, M=Ea')dnl" in lines
+    assert "DAEMON_OPTIONS(`Family=inet, Name=MTA, Port=25, M=A')dnl" in lines
+    # 465 alone still configures AUTH (and takes it off 25)
+    alone = mc(sendmail_mode="server", sendmail_smtps_enabled=True, sendmail_submission_enabled=False)
+    assert "DAEMON_OPTIONS(`Family=inet, Name=SMTPS, Port=465, M=Eas')dnl" in alone
+    assert "define(`confAUTH_OPTIONS', `A,p,y')dnl" in alone
+    assert not any("Name=MSA" in line for line in alone)
+    # off by default, never without TLS, never on a client
+    for off in (mc(sendmail_mode="server"), mc(sendmail_mode="server", sendmail_smtps_enabled=True, sendmail_tls_enabled=False),
+                mc(sendmail_mode="client", sendmail_smart_host="mail.my-site.com", sendmail_smtps_enabled=True)):
+        assert not any("Port=465" in line for line in off)
+
+
+def test_message_size_limit():
+    assert "define(`confMAX_MESSAGE_SIZE', `26214400')dnl" in mc(sendmail_mode="server")
+    assert "define(`confMAX_MESSAGE_SIZE', `1000000')dnl" in mc(sendmail_mode="server", sendmail_max_message_size=1000000)
+    assert not any("confMAX_MESSAGE_SIZE" in line for line in mc(sendmail_mode="server", sendmail_max_message_size=0))
