@@ -7,6 +7,7 @@ by name is tried from (the lab name server answers their PTR records).
 """
 
 import json
+import pathlib
 import re
 import textwrap
 import time
@@ -455,14 +456,20 @@ AUTH_CLIENT = r'''
 import json, smtplib, ssl, sys
 args = json.loads(sys.argv[1])
 out = {}
-s = smtplib.SMTP("127.0.0.1", 587, timeout=60, source_address=("127.0.0.5", 0), local_hostname="client.my-site.com")
-s.ehlo()
-out["auth_before_tls"] = s.has_extn("auth")
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
-s.starttls(context=ctx)
-s.ehlo()
+if args.get("implicit"):  # port 465: TLS from the first byte
+    s = smtplib.SMTP_SSL("127.0.0.1", 465, timeout=60, context=ctx, source_address=("127.0.0.5", 0),
+                         local_hostname="client.my-site.com")
+    s.ehlo()
+else:
+    s = smtplib.SMTP("127.0.0.1", 587, timeout=60, source_address=("127.0.0.5", 0), local_hostname="client.my-site.com")
+    s.ehlo()
+    out["auth_before_tls"] = s.has_extn("auth")
+    s.starttls(context=ctx)
+    s.ehlo()
+out["tls"] = s.sock.version()
 out["auth_after_tls"] = s.has_extn("auth")
 if args.get("password") is not None:
     try:
@@ -482,8 +489,8 @@ print(json.dumps(out))
 '''
 
 
-def submission(host, user, password, sender="paul@my-site.com", rcpt="friend@remote.example"):
-    args = json.dumps({"user": user, "password": password, "from": sender, "to": rcpt})
+def submission(host, user, password, sender="paul@my-site.com", rcpt="friend@remote.example", implicit=False):
+    args = json.dumps({"user": user, "password": password, "from": sender, "to": rcpt, "implicit": implicit})
     result = host.run(f"python3 - {quote(args)} <<'PYEOF'\n{AUTH_CLIENT}\nPYEOF")
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout)
@@ -518,75 +525,23 @@ def test_submission_relays_only_after_auth_over_tls(host, paul_password):
 
 # --- TLS policy and where AUTH is offered ---------------------------------------------------
 
-TLS_PROBE = r'''
-import json, smtplib, socket, ssl, threading
-out = {}
-
-def old_tls_context():
-    """A client that can speak TLS 1.1 (OpenSSL 3 needs security level 0 for it)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_1
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-    return ctx
-
-# Control: this client completes a TLS 1.1 handshake with a server that allows it (the
-# server certificate of sendmail, on a port of our own), so a refusal below is the server's.
-srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-srv.minimum_version = ssl.TLSVersion.TLSv1_1
-srv.set_ciphers("DEFAULT:@SECLEVEL=0")
-srv.load_cert_chain("/etc/mail/tls/smtpd.crt", "/etc/mail/tls/smtpd.key")
-listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
-listener.listen(1)
-
-def serve():
-    conn, _ = listener.accept()
-    try:
-        srv.wrap_socket(conn, server_side=True).close()
-    except ssl.SSLError:
-        conn.close()
-
-threading.Thread(target=serve, daemon=True).start()
-with socket.create_connection(listener.getsockname(), timeout=30) as raw:
-    with old_tls_context().wrap_socket(raw) as tls:
-        out["control"] = tls.version()
-
-for port in (25, 587):
-    for name, ctx in (("tls1_1", old_tls_context()), ("tls1_2", None)):
-        s = smtplib.SMTP("127.0.0.1", port, timeout=60, local_hostname="client.my-site.com")
-        s.ehlo()
-        out[f"{port} auth_before_tls"] = s.has_extn("auth")
-        if ctx is None:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        try:
-            s.starttls(context=ctx)
-            out[f"{port} {name}"] = s.sock.version()
-            s.ehlo()
-            out[f"{port} auth_after_tls"] = s.has_extn("auth")
-            s.quit()
-        except (ssl.SSLError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            out[f"{port} {name}"] = "refused: %s" % type(exc).__name__
-            s.close()
-print(json.dumps(out))
-'''
+TLS_PROBE = (pathlib.Path(__file__).resolve().parents[3] / "tests" / "harness" / "tls_probe.py").read_text(encoding="utf-8")
+TLS_PORTS = [25, 587, 465]
 
 
 def test_tls_1_2_or_newer_on_every_port_and_auth_on_submission_only(host):
-    result = host.run(f"python3 -W ignore - <<'PYEOF'\n{TLS_PROBE}\nPYEOF")
+    """The probe (tests/harness/tls_probe.py) first proves its client can speak TLS 1.0 and 1.1."""
+    result = host.run(f"python3 - {quote(json.dumps(TLS_PORTS))} <<'PYEOF'\n{TLS_PROBE}\nPYEOF")
     assert result.rc == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["control"] == "TLSv1.1", out  # the client can speak TLS 1.1 ...
-    for port in (25, 587):
-        assert out[f"{port} tls1_1"].startswith("refused"), out  # ... and sendmail refuses it
-        assert out[f"{port} tls1_2"] in ("TLSv1.2", "TLSv1.3"), out
+    assert out["control TLSv1"] == "TLSv1" and out["control TLSv1_1"] == "TLSv1.1", out
+    for port in TLS_PORTS:
+        for version in ("TLSv1", "TLSv1_1"):
+            assert out[f"{port} {version}"][0].startswith("refused"), (port, version, out)
+        assert out[f"{port} default"][0] in ("TLSv1.2", "TLSv1.3"), (port, out)
     # AUTH: never on the MTA port, and on submission only after STARTTLS
-    assert out["25 auth_before_tls"] is False and out["25 auth_after_tls"] is False, out
-    assert out["587 auth_before_tls"] is False and out["587 auth_after_tls"] is True, out
+    assert out["25 default"][1:] == [False, False], out
+    assert out["587 default"][1:] == [False, True], out
 
 
 def test_certificates_verify_against_the_servers_own_certificate_only(host):
@@ -607,47 +562,13 @@ def test_smrsh_is_the_program_mailer(host):
 
 # --- port 465 (implicit TLS) and the message size limit ------------------------------------
 
-SMTPS_CLIENT = r'''
-import json, smtplib, ssl, sys
-args = json.loads(sys.argv[1])
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-out = {}
-s = smtplib.SMTP_SSL("127.0.0.1", 465, timeout=60, context=ctx, source_address=("127.0.0.5", 0),
-                     local_hostname="client.my-site.com")
-s.ehlo()
-out["tls"] = s.sock.version()
-out["auth"] = s.has_extn("auth")
-if args.get("password") is not None:
-    try:
-        out["login"] = s.login(args["user"], args["password"])[0]
-    except smtplib.SMTPAuthenticationError as exc:
-        out["login"] = exc.smtp_code
-code, msg = s.mail(args["from"])
-out["mail"] = code
-if code == 250:
-    out["rcpt"] = s.rcpt(args["to"])[0]
-s.rset()
-s.quit()
-print(json.dumps(out))
-'''
-
-
-def smtps(host, user, password, sender="paul@my-site.com", rcpt="friend@remote.example"):
-    args = json.dumps({"user": user, "password": password, "from": sender, "to": rcpt})
-    result = host.run(f"python3 - {quote(args)} <<'PYEOF'\n{SMTPS_CLIENT}\nPYEOF")
-    assert result.rc == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def test_port_465_speaks_tls_at_once_and_relays_only_after_auth(host, paul_password):
-    anonymous = smtps(host, "paul", None)
-    assert anonymous["tls"] in ("TLSv1.2", "TLSv1.3") and anonymous["auth"] is True, anonymous
-    assert anonymous["mail"] == 530, anonymous  # M=a: authentication required
-    assert smtps(host, "paul", paul_password + "x")["login"] == 535
-    good = smtps(host, "paul", paul_password)
-    assert good["login"] == 235 and good["mail"] == 250 and good["rcpt"] == 250, good
+    anonymous = submission(host, "paul", None, implicit=True)
+    assert anonymous["tls"] in ("TLSv1.2", "TLSv1.3") and anonymous["auth_after_tls"] is True, anonymous
+    assert anonymous["mail"][0] == 530, anonymous  # M=a: authentication required
+    assert submission(host, "paul", paul_password + "x", implicit=True)["auth"] == 535
+    good = submission(host, "paul", paul_password, implicit=True)
+    assert good["auth"] == 235 and good["mail"][0] == 250 and good["rcpt"][0] == 250, good
 
 
 SIZE_CLIENT = r'''
