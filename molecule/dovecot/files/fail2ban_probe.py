@@ -72,7 +72,7 @@ def close(client, method):
 
 def smtp_auth(args):
     results = []
-    for _ in range(args["count"]):
+    for _attempt in range(args["count"]):
         try:
             client = smtp(args["src"], 587)
         except OSError as exc:
@@ -94,7 +94,7 @@ def smtp_auth(args):
 
 def imaps_login(args):
     results = []
-    for _ in range(args["count"]):
+    for _attempt in range(args["count"]):
         try:
             imap = IMAPS(args["src"])
         except OSError as exc:
@@ -113,7 +113,7 @@ def imaps_login(args):
 
 def rcpt_sessions(args, rcpt):
     results = []
-    for _ in range(args["count"]):
+    for _attempt in range(args["count"]):
         try:
             client = smtp(args["src"], 25)
         except OSError as exc:
