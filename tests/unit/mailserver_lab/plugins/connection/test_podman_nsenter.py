@@ -141,9 +141,14 @@ def test_pid_belongs_to_reads_the_cgroup_file(tmp_path, monkeypatch):
     cgroup = tmp_path / "cgroup"
     cgroup.write_text(f"0::/libpod_parent/libpod-{CONTAINER_ID}\n")
     monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cgroup if path == "/proc/7/cgroup" else path, *a, **k))
+    namespaces = {f"/proc/7/ns/{ns}" for ns in podman_nsenter.NAMESPACE_FILES}
+    monkeypatch.setattr(podman_nsenter.os.path, "exists", lambda path: path in namespaces)
     assert podman_nsenter.pid_belongs_to(7, CONTAINER_ID)
     assert not podman_nsenter.pid_belongs_to(7, "other")
     assert not podman_nsenter.pid_belongs_to(8, CONTAINER_ID)
+    # the old container's init, hung in its shutdown: its cgroup still names the ID, its namespaces are gone
+    namespaces.discard("/proc/7/ns/net")
+    assert not podman_nsenter.pid_belongs_to(7, CONTAINER_ID)
 
 
 def test_subprocess_module_is_the_real_one():

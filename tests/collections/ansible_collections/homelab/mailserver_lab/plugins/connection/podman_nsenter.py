@@ -46,8 +46,9 @@ options:
   pid_cache_dir:
     description:
       - Directory of the cached container PIDs (one small file per container, written by the controller).
-      - A cached PID is used only while C(/proc/PID/cgroup) names the container's ID, so a container
-        that was removed and created again under the same name is looked up again.
+      - A cached PID is used only while C(/proc/PID/cgroup) names the container's ID and the process
+        still has its namespaces, so a container that was removed and created again under the same
+        name is looked up again, even while the old one's init hangs in its shutdown.
     type: path
     default: /run/homelab-podman-nsenter
     env:
@@ -84,13 +85,21 @@ CLEAN_ENV = (
 NAMESPACES = ("--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup")
 
 
+# the namespace files nsenter opens (NAMESPACES)
+NAMESPACE_FILES = ("mnt", "uts", "ipc", "net", "pid", "cgroup")
+
+
 def pid_belongs_to(pid, container_id):
-    """True when process PID is still the given container's (its cgroup path names the ID)."""
+    """True when process PID is still the given container's live init: its cgroup path names the ID,
+    and it still has the namespaces nsenter enters (a container's init that hangs in shutdown after
+    its container was removed keeps the cgroup but has lost them)."""
     try:
         with open("/proc/%d/cgroup" % pid, encoding="utf-8") as cgroup:
-            return container_id in cgroup.read()
+            if container_id not in cgroup.read():
+                return False
     except (OSError, ValueError):
         return False
+    return all(os.path.exists("/proc/%d/ns/%s" % (pid, ns)) for ns in NAMESPACE_FILES)
 
 
 def inspect_container(podman, name):
