@@ -235,11 +235,11 @@ VALID_LIST_MEMBER = ("a member a list file can hold: a local user, an alias or u
                      ":include:/path members go into an alias, and a line starting with '#' is a comment to sendmail")
 
 
-def include_paths(aliases):
-    """{path: [alias names]} of the :include: members of ALIASES: the domain model's [{name, members}] or a dict."""
+def _alias_members(aliases):
+    """(alias name, member, member text without quotes) of ALIASES: the domain model's [{name, members}] or a dict,
+    members a list or a comma string."""
     if isinstance(aliases, dict):
         aliases = [{"name": name, "members": members} for name, members in aliases.items()]
-    paths = {}
     for entry in aliases if isinstance(aliases, list) else []:
         if not isinstance(entry, dict):
             continue
@@ -247,9 +247,15 @@ def include_paths(aliases):
         if isinstance(members, str):
             members = members.split(",")
         for member in members if isinstance(members, list) else []:
-            text = member.strip().strip('"').strip() if isinstance(member, str) else ""
-            if text.startswith(INCLUDE):
-                paths.setdefault(text[len(INCLUDE):].strip(), []).append(str(entry.get("name")))
+            yield entry.get("name"), member, member.strip().strip('"').strip() if isinstance(member, str) else ""
+
+
+def include_paths(aliases):
+    """{path: [alias names]} of the :include: members of ALIASES (see _alias_members)."""
+    paths = {}
+    for name, _member, text in _alias_members(aliases):
+        if text.startswith(INCLUDE):
+            paths.setdefault(text[len(INCLUDE):].strip(), []).append(str(name))
     return paths
 
 
@@ -303,19 +309,13 @@ def _check_special_members(config, errors):
         errors.add("sendmail_aliases_allow", allowed, "a list of: " + ", ".join(kinds))
         return
     sources = config.get("alias_sources") or {}
-    aliases = config.get("aliases")
-    for entry in aliases if isinstance(aliases, list) else []:
-        members = entry.get("members") if isinstance(entry, dict) else None
-        if isinstance(members, str):
-            members = members.split(",")
-        for member in members if isinstance(members, list) else []:
-            text = member.strip().strip('"').strip() if isinstance(member, str) else ""
-            for kind, prefix, form in SPECIAL_MEMBERS:
-                if text.startswith(prefix) and kind not in allowed:
-                    where = "%s: alias %s" % (sources.get(entry.get("name"), "sendmail_aliases"), entry.get("name"))
-                    errors.add(where, member, "an address, user or alias; a %s member runs as sendmail's delegate "
-                               "and needs %r in sendmail_aliases_allow" % (form, kind))
-                    break
+    for name, member, text in _alias_members(config.get("aliases")):
+        for kind, prefix, form in SPECIAL_MEMBERS:
+            if text.startswith(prefix) and kind not in allowed:
+                errors.add("%s: alias %s" % (sources.get(name, "sendmail_aliases"), name), member,
+                           "an address, user or alias; a %s member runs as sendmail's delegate "
+                           "and needs %r in sendmail_aliases_allow" % (form, kind))
+                break
 
 
 def sendmail_config_errors(config):

@@ -73,6 +73,7 @@ def wired(tmp_path_factory):
         "sendmail_milters": [USER_MILTER],
         "sendmail_mc_raw_features": [USER_LINE],
         "spamassassin_smrsh_programs": ["/usr/bin/formail"],
+        "sendmail_smtps_enabled": True,
     })
     assert rc == 0, out
     cf = subprocess.run(["m4", str(mc)], capture_output=True, text=True, check=False)
@@ -114,3 +115,13 @@ def test_a_mailbox_format_against_dovecots_fails_naming_both(tmp_path):
     assert rc != 0
     assert "sendmail_local_mailbox: mbox differs from maildir" in out and "sendmail_dependent_local_mailbox" in out
     assert not mc.exists()
+
+
+def test_ansible_renders_auth_on_the_submission_ports_only(wired):
+    """vars/main.yml's __sendmail_smtps and __sendmail_auth_enabled, as Ansible evaluates them."""
+    _mc, cf = wired
+    daemons = [line for line in cf.splitlines() if line.startswith("O DaemonPortOptions=")]
+    assert daemons == ["O DaemonPortOptions=Family=inet, Name=MTA, Port=25, M=A",
+                       "O DaemonPortOptions=Family=inet, Name=MSA, Port=587, M=Ea",
+                       "O DaemonPortOptions=Family=inet, Name=SMTPS, Port=465, M=Eas"], daemons
+    assert "O AuthOptions=A,p,y" in cf.splitlines()
