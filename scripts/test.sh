@@ -156,15 +156,16 @@ lab() {
   return $rc
 }
 
-# The container stages run in two lanes at once (HOMELAB_TEST_LANES=1: one
-# after the other): much of their time is waiting (package installs, SMTP
-# retries, service restarts), so two lanes finish well before one would on
-# two cores. Each lane logs to build/lanes/<lane>.log, printed afterwards.
-# Lane B carries the lab, the longest stage (1,188 s in the last full run from a clean
-# clone), deliverability (675 s) and the plain hosts (507 s alone); lane A the rest:
-# fresh hosts (about 140 s), the ansible-core legs (200-300 s), resolver 262,
-# maps 142, sendmail 460, dovecot 659, spam 560 (figures of earlier single runs).
+# The container stages run in three lanes at once (HOMELAB_TEST_LANES=1: one
+# after the other; 2: lanes A and B only): much of their time is waiting (package
+# installs, SMTP retries, service restarts, ACME and restore round trips), so three
+# lanes finish well before one would on two cores. Each lane logs to
+# build/lanes/<lane>.log, printed afterwards. Lane B carries the lab, the longest
+# stage, with deliverability and the plain hosts; lane C the scenarios that came with
+# the certificates, the backup and the mailbox features (certificates, backup, spam);
+# lane A the rest: fresh hosts, the ansible-core legs, resolver, maps, sendmail, dovecot.
 LANE_B=(deliverability lab plain-host)
+LANE_C=(certificates backup spam)
 # Stages that are scripts of their own, not molecule scenarios (lane A unless
 # named in LANE_B): the README's front door on fresh Debian 12 and 13 hosts;
 # unit tests and sanity on ansible-core 2.20 and 2.21 (Python 3.13, Debian 13);
@@ -201,21 +202,29 @@ lane() {
 }
 
 container_stages() {
-  local lanes=${HOMELAB_TEST_LANES:-2} a=() b=() s name secs result
+  local lanes=${HOMELAB_TEST_LANES:-3} a=() b=() c=() s name secs result pid_b=
   for s in "${SCRIPT_STAGES[@]}" $(all_scenarios) lab; do
-    if [ "$lanes" -gt 1 ] && [[ " ${LANE_B[*]} " == *" $s "* ]]; then b+=("$s"); else a+=("$s"); fi
+    if [ "$lanes" -gt 1 ] && [[ " ${LANE_B[*]} " == *" $s "* ]]; then b+=("$s")
+    elif [ "$lanes" -gt 2 ] && [[ " ${LANE_C[*]} " == *" $s "* ]]; then c+=("$s")
+    else a+=("$s"); fi
   done
-  mkdir -p build/lanes
+  rm -rf build/lanes && mkdir -p build/lanes
   lane a "${a[@]}" >build/lanes/a.log 2>&1 &
   local pid_a=$!
-  if [ ${#b[@]} -gt 0 ]; then lane b "${b[@]}" >build/lanes/b.log 2>&1; fi
+  if [ ${#b[@]} -gt 0 ]; then lane b "${b[@]}" >build/lanes/b.log 2>&1 & pid_b=$!; fi
+  if [ ${#c[@]} -gt 0 ]; then lane c "${c[@]}" >build/lanes/c.log 2>&1; fi
   wait "$pid_a"
-  for name in a b; do
+  [ -z "$pid_b" ] || wait "$pid_b"
+  for name in a b c; do
     [ -f "build/lanes/$name.log" ] || continue
-    echo "=== lane $name: ${name^^} ($([ "$name" = a ] && echo "${a[*]}" || echo "${b[*]}"))"
+    case $name in
+      a) echo "=== lane a: A (${a[*]})" ;;
+      b) echo "=== lane b: B (${b[*]})" ;;
+      c) echo "=== lane c: C (${c[*]})" ;;
+    esac
     cat "build/lanes/$name.log"
   done
-  for name in a b; do
+  for name in a b c; do
     [ -f "build/lanes/$name.result" ] || continue
     while read -r result secs s; do
       echo "=== $s: $result ($secs s, lane $name)"

@@ -10,11 +10,16 @@ Run on a lab host (ansible.builtin.script) with one argument, the role:
   client   on smallfry: a message submitted on smallfry through its own
            sendmail (SMART_HOST) to marc@my-site.com, and root's system mail
            (/usr/sbin/sendmail root); their tokens are printed
+  outside  on bigboy: a message for alice@outside.example, which bigboy sends
+           through the lab provider's relay (sendmail_relay_*); its token is printed
+  relayed TOKEN   on provider (relay.outside.example): that message is in alice's
+           mailbox, received with a login (ESMTPSA, authenticated) over TLS
   arrived TOKEN [ROOT_TOKEN]   on bigboy: the client's message is in marc's
            mailbox, and with which envelope sender and From: header; smallfry's
            root mail reached bigboy's root aliases (marc and webmaster)
 Prints one JSON list of {check, ok, detail}. Only loopback addresses are used;
-no message ever leaves the machine (relay checks stop after RCPT).
+no message ever leaves the machine (relay checks stop after RCPT; outside.example
+is the lab provider's domain, in the same pod).
 """
 
 import glob
@@ -60,12 +65,14 @@ def converse(src, sender, rcpts, body=None, host=SERVER, port=25):
     return replies
 
 
-def mailbox_has(user, tok, timeout=60):
-    """Wait for TOK in USER's mbox (/var/mail) or Maildir; return the message text."""
+def find_mail(user, tok, timeout=60):
+    """Wait for TOK in USER's mail: the INBOX (/var/mail or ~/Maildir) or a folder (~/mail/NAME for
+    mbox, ~/Maildir/.NAME for Maildir); return (path, message text), or (None, None)."""
     deadline = time.time() + timeout
-    paths = [f"/var/mail/{user}"]
+    home = os.path.expanduser(f"~{user}")
+    patterns = [f"{home}/Maildir/*/*", f"{home}/mail/*", f"{home}/Maildir/.*/*/*"]
     while time.time() < deadline:
-        candidates = paths + glob.glob(os.path.expanduser(f"~{user}/Maildir/*/*"))
+        candidates = [f"/var/mail/{user}"] + [path for pattern in patterns for path in glob.glob(pattern)]
         for path in candidates:
             try:
                 with open(path, encoding="utf-8", errors="replace") as handle:
@@ -74,9 +81,14 @@ def mailbox_has(user, tok, timeout=60):
                 continue
             if tok in text:
                 start = text.rfind("\nFrom ", 0, text.find(tok))
-                return text[start + 1 if start >= 0 else 0:text.find(tok) + 200]
+                return path, text[start + 1 if start >= 0 else 0:text.find(tok) + 200]
         time.sleep(1)
-    return None
+    return None, None
+
+
+def mailbox_has(user, tok, timeout=60):
+    """Wait for TOK in USER's mail (any folder); return the message text."""
+    return find_mail(user, tok, timeout)[1]
 
 
 def check(name, ok, detail):
@@ -216,10 +228,12 @@ def spam_checks():
     sender = "sender@another-web-site.example"
     r = converse("127.0.0.3", sender, ["paul@my-site.com"],
                  message(tok, sender, "paul@my-site.com").replace("Testing sendmail", GTUBE + "\r\nTesting sendmail"))
-    head = headers_of(mailbox_has("paul", tok))
+    where, text = find_mail("paul", tok)
+    head = headers_of(text)
     subject = next((line for line in head.splitlines() if line.lower().startswith("subject:")), "")
-    results.append(check("GTUBE over SMTP delivered tagged (X-Spam-Flag: YES, subject tag)",
-                         r["rcpt"][0][0] == 250 and "X-Spam-Flag: YES" in head and "SPAM" in subject, subject))
+    results.append(check("GTUBE over SMTP tagged (X-Spam-Flag: YES, subject tag) and filed into Junk by Sieve",
+                         r["rcpt"][0][0] == 250 and "X-Spam-Flag: YES" in head and "SPAM" in subject
+                         and "Junk" in (where or ""), f"{where}: {subject}"))
     tok = token()
     converse("127.0.0.3", sender, ["paul@my-site.com"], message(tok, sender, "paul@my-site.com"))
     head = headers_of(mailbox_has("paul", tok))
@@ -325,6 +339,24 @@ def client_send():
     return rows
 
 
+def outside_send():
+    tok = token()
+    r = converse("127.0.0.1", "marc@my-site.com", ["alice@outside.example"],
+                 message(tok, "marc@my-site.com", "alice@outside.example"))
+    ok = r["rcpt"][0][0] == 250 and r.get("data", (0,))[0] == 250
+    return [check("bigboy accepted a message for alice@outside.example (not a local domain)", ok, tok)]
+
+
+def relayed(tok):
+    text = mailbox_has("alice", tok, timeout=120)
+    if not text:
+        return [check("outbound mail through the authenticating relay", False, "not in /var/mail/alice on provider")]
+    head = text.split(tok)[0]
+    ok = "by relay.outside.example" in head and "with ESMTPSA" in head and "(authenticated" in head and "version=TLS" in head
+    return [check("outbound mail through the authenticating relay", ok,
+                  "alice@outside.example: ESMTPSA, authenticated, TLS" if ok else head[-300:])]
+
+
 def root_arrived(tok):
     got = [u for u in ("marc", "webmaster") if mailbox_has(u, tok, timeout=120)]
     return check("system mail: smallfry's root mail reaches bigboy's root aliases (marc, webmaster)",
@@ -356,6 +388,10 @@ def main():
         out = fetch_checks(sys.stdin.readline().strip())
     elif role == "client":
         out = client_send()
+    elif role == "outside":
+        out = outside_send()
+    elif role == "relayed":
+        out = relayed(sys.argv[2])
     else:
         out = arrived(*sys.argv[2:4])
     print(json.dumps(out))

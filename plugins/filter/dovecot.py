@@ -21,7 +21,13 @@ REQUIRED = (
     "dovecot_ssl_cipher_list", "dovecot_allow_plaintext_auth", "dovecot_auth_mechanisms", "dovecot_login_trusted_networks",
     "dovecot_mailbox_format", "dovecot_auth_verbose", "dovecot_auth_debug", "dovecot_mail_debug", "dovecot_verbose_ssl",
     "dovecot_log_path", "dovecot_settings", "dovecot_extra_config", "ssl_cert", "ssl_key",
+    "dovecot_lda", "dovecot_quota_exceeded", "dovecot_sieve", "dovecot_managesieve", "dovecot_managesieve_port",
+    "dovecot_sieve_before", "dovecot_sieve_default", "dovecot_sieve_junk", "dovecot_spam_learning", "dovecot_quota",
+    "dovecot_quota_users", "dovecot_quota_warning", "dovecot_dependent_spamc",
 )
+# Platform paths the delivery features use (vars/main.yml passes them with the variables).
+FEATURE_PATHS = ("sieve_dir", "sieve_bin_dir", "quota_users_path", "quota_warning_script")
+QUOTA_EXCEEDED = ("refuse", "defer")
 VALID_ADDRESS = "an IP address, a host name, * or ::"
 
 # The chapter's two mail_location lines (2.3 syntax), one per mailbox format.
@@ -78,6 +84,18 @@ _OWNED = {
     "log_path": "dovecot_log_path",
     "dovecot_config_version": "the role (it follows the installed version)",
     "dovecot_storage_version": "the role (it follows the installed version)",
+}
+# Settings the role renders while dovecot_lda is true (before, dovecot_settings may set them).
+_OWNED_LDA = {
+    "mail_plugins": "dovecot_lda, dovecot_sieve and dovecot_quota",
+    "lda_mailbox_autocreate": "dovecot_lda",
+    "lda_mailbox_autosubscribe": "dovecot_lda",
+    "quota_full_tempfail": "dovecot_quota_exceeded",
+    "quota_storage_size": "dovecot_quota",
+    "sieve_plugins": "dovecot_sieve",
+    "sieve_global_extensions": "dovecot_sieve",
+    "sieve_pipe_bin_dir": "dovecot_spam_learning",
+    "sieve_filter_bin_dir": "dovecot_sieve (the spamc filter)",
 }
 
 _SUBJECT_KEYS = ("C", "ST", "L", "O", "OU", "CN", "emailAddress")
@@ -219,12 +237,17 @@ def check(data):
     if log_path != "syslog" and not V.is_abs_path(log_path):
         errors.add("dovecot_log_path", log_path, "syslog or " + V.VALID_ABS_PATH)
 
+    _check_delivery(data, errors)
+
     for name, value in _mapping(data, "dovecot_settings", "setting name to value", errors).items():
         where = f"dovecot_settings.{name}"
         if not V.is_dovecot_setting(name):
             errors.add("dovecot_settings", name, V.VALID_DOVECOT_SETTING)
         elif name in _OWNED:
             errors.add("dovecot_settings", name, f"a setting the role does not render itself; set {_OWNED[name]} instead")
+        elif name in _OWNED_LDA and data["dovecot_lda"] is True:
+            errors.add("dovecot_settings", name, f"a setting the role does not render itself while dovecot_lda is true; "
+                       f"set {_OWNED_LDA[name]} instead")
         if isinstance(value, dict) or value is None:
             errors.add(where, value, f"a string, number, boolean or list, not {type(value).__name__}")
         elif not V.one_line(_value(value)) and _value(value) != "":
@@ -232,6 +255,245 @@ def check(data):
     if not V.is_str(data["dovecot_extra_config"]):
         errors.add("dovecot_extra_config", data["dovecot_extra_config"], "the raw configuration text as one string")
     return list(errors)
+
+
+def _bool(data, name, errors):
+    value = data[name]
+    if not isinstance(value, bool):
+        errors.add(name, value, "true or false")
+        return False
+    return value
+
+
+def _check_delivery(data, errors):
+    """dovecot-lda, Sieve, ManageSieve, spam learning and quotas."""
+    lda = _bool(data, "dovecot_lda", errors)
+    sieve = _bool(data, "dovecot_sieve", errors)
+    managesieve = _bool(data, "dovecot_managesieve", errors)
+    _bool(data, "dovecot_sieve_junk", errors)
+    _bool(data, "dovecot_spam_learning", errors)
+    if data["dovecot_quota_exceeded"] not in QUOTA_EXCEEDED:
+        errors.add("dovecot_quota_exceeded", data["dovecot_quota_exceeded"],
+                   "refuse (the message bounces) or defer (it stays queued until the user makes room)")
+    if sieve and not lda:
+        errors.add("dovecot_sieve", True, "false while dovecot_lda is false: Sieve filters at delivery, which needs "
+                   "Dovecot's LDA (set dovecot_lda: true)")
+    if managesieve and not sieve:
+        errors.add("dovecot_managesieve", True, "false while dovecot_sieve is false: uploaded scripts would never run")
+    port = data["dovecot_managesieve_port"]
+    if not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
+        errors.add("dovecot_managesieve_port", port, "a TCP port number 1-65535")
+    for name in ("dovecot_sieve_before", "dovecot_sieve_default"):
+        value = data[name]
+        if value in ("", None):
+            continue
+        if errors.check(V.check_sieve_script, value, name) and not sieve:
+            errors.add(name, "(a script)", "empty while dovecot_sieve is false: no Sieve runs at delivery")
+    spamc = data["dovecot_dependent_spamc"]
+    if isinstance(spamc, list):  # a templated number ("{{ spamassassin_spamc_max_size }}") arrives as an int
+        spamc = [str(a) if isinstance(a, int) and not isinstance(a, bool) else a for a in spamc]
+    if not isinstance(spamc, list) or not all(isinstance(a, str) for a in spamc):
+        errors.add("dovecot_dependent_spamc", spamc, "the spamc command as a list of strings (the playbook's wiring, "
+                   "from spamassassin_spamc_command), or [] when SpamAssassin is off")
+    elif spamc:
+        errors.check(V.check_abs_path, spamc[0], "dovecot_dependent_spamc[0]")
+        for index, arg in enumerate(spamc[1:], 1):
+            if not (V.one_line(arg) and re.fullmatch(r"[A-Za-z0-9._=/:-]+", arg)):
+                errors.add(f"dovecot_dependent_spamc[{index}]", arg, "an argument of letters, digits and ._=/:-")
+        if lda and not sieve:
+            errors.add("dovecot_sieve", False, "true: with dovecot_lda, SpamAssassin scans each message in the "
+                       "global Sieve script (spamc through Sieve's filter extension); set dovecot_sieve: true, or "
+                       "switch SpamAssassin off (mailserver_spamassassin: false)")
+    quota = data["dovecot_quota"]
+    users = _mapping(data, "dovecot_quota_users", "user name to quota size", errors)
+    if quota not in ("", None):
+        errors.check(V.check_quota_size, str(quota) if isinstance(quota, int) and not isinstance(quota, bool) else quota,
+                     "dovecot_quota")
+    for user, size in users.items():
+        errors.check(V.check_user_name, user, "dovecot_quota_users")
+        errors.check(V.check_quota_size, str(size) if isinstance(size, int) and not isinstance(size, bool) else size,
+                     f"dovecot_quota_users.{user}")
+    if (quota not in ("", None) or users) and not lda:
+        errors.add("dovecot_quota" if quota not in ("", None) else "dovecot_quota_users", quota or users,
+                   "unset while dovecot_lda is false: procmail writes mailboxes past any quota (set dovecot_lda: true)")
+    warning = data["dovecot_quota_warning"]
+    if not (isinstance(warning, int) and not isinstance(warning, bool) and 0 <= warning < 100):
+        errors.add("dovecot_quota_warning", warning, "a percentage 0-99 (0: no warning message)")
+    for key in FEATURE_PATHS:
+        if key not in data:
+            errors.add(key, None, "required: the dovecot role passes it from its vars")
+        else:
+            errors.check(V.check_abs_path, data[key], key)
+
+
+def _size(value):
+    return str(value)
+
+
+def quota_on(data):
+    """Whether the quota plugin is configured."""
+    return data.get("dovecot_quota") not in ("", None) or bool(data.get("dovecot_quota_users"))
+
+
+def learning_on(data):
+    """Whether moves into and out of Junk teach SpamAssassin."""
+    return bool(data["dovecot_sieve"] and data["dovecot_spam_learning"] and data["dovecot_dependent_spamc"])
+
+
+def sieve_scripts(data):
+    """The global Sieve scripts the role installs: {name: role of the script} in sieve_dir."""
+    out = {}
+    if data["dovecot_sieve"] and (data["dovecot_dependent_spamc"] or data["dovecot_sieve_junk"]):
+        out["homelab-spam.sieve"] = "before"
+    if data["dovecot_sieve"] and data["dovecot_sieve_before"]:
+        out["before.sieve"] = "before"
+    if data["dovecot_sieve"] and data["dovecot_sieve_default"]:
+        out["default.sieve"] = "default"
+    if learning_on(data):
+        out["learn-spam.sieve"] = "imapsieve"
+        out["learn-ham.sieve"] = "imapsieve"
+    return out
+
+
+def _delivery_head(data, out, setting):
+    """What both syntaxes start the delivery section with; returns (sieve_dir, scripts, extprograms)."""
+    out.append("")
+    out.append("# Local delivery: sendmail's local mailer is dovecot-lda (it reads this file)")
+    setting("dovecot_lda (folders Sieve files into are made and subscribed)", "lda_mailbox_autocreate", "yes")
+    setting("dovecot_lda", "lda_mailbox_autosubscribe", "yes")
+    extprograms = bool(data["dovecot_sieve"] and (data["dovecot_dependent_spamc"] or learning_on(data)))
+    return data["sieve_dir"], sieve_scripts(data), extprograms
+
+
+def _delivery_24(data, out, setting):
+    sieve_dir, scripts, extprograms = _delivery_head(data, out, setting)
+    if quota_on(data):
+        out.append("# from: dovecot_quota, dovecot_quota_users")
+        out += ["mail_plugins {", "  quota = yes", "}"]
+    imap_plugins = (["imap_quota"] if quota_on(data) else []) + (["imap_sieve"] if learning_on(data) else [])
+    if imap_plugins:
+        out.append("# from: dovecot_quota (IMAP GETQUOTAROOT), dovecot_spam_learning (IMAPSieve)")
+        out += ["protocol imap {", "  mail_plugins {"] + [f"    {p} = yes" for p in imap_plugins] + ["  }", "}"]
+    if data["dovecot_sieve"]:
+        out.append("# from: dovecot_sieve")
+        out += ["protocol lda {", "  mail_plugins {", "    sieve = yes", "  }", "}"]
+        out += ["sieve_script personal {", "  driver = file", "  path = ~/sieve", "  active_path = ~/.dovecot.sieve", "}"]
+        for name, kind in scripts.items():
+            if kind == "imapsieve":
+                continue
+            label = name.rsplit(".", 1)[0]
+            origin = {"homelab-spam": "dovecot_sieve_junk, dovecot_dependent_spamc", "before": "dovecot_sieve_before",
+                      "default": "dovecot_sieve_default"}[label]
+            out.append(f"# from: {origin}")
+            out += [f"sieve_script {label} {{", f"  type = {kind}", f"  path = {sieve_dir}/{name}", "}"]
+        if extprograms:
+            out.append("# from: dovecot_dependent_spamc, dovecot_spam_learning (programs in sieve_bin_dir only)")
+            out += ["sieve_plugins {", "  sieve_extprograms = yes"] + (["  sieve_imapsieve = yes"] if learning_on(data) else [])
+            out += ["}", "sieve_global_extensions {"]
+            out += (["  vnd.dovecot.filter = yes"] if data["dovecot_dependent_spamc"] else [])
+            out += (["  vnd.dovecot.pipe = yes"] if learning_on(data) else []) + ["}"]
+            if data["dovecot_dependent_spamc"]:
+                setting("dovecot_dependent_spamc", "sieve_filter_bin_dir", data["sieve_bin_dir"])
+                setting("dovecot_dependent_spamc (a scan may take long on a busy host)", "sieve_filter_exec_timeout", "120s")
+            if learning_on(data):
+                setting("dovecot_spam_learning", "sieve_pipe_bin_dir", data["sieve_bin_dir"])
+        if learning_on(data):
+            out.append("# from: dovecot_spam_learning (moved into Junk: spam; out of Junk, not to Trash: ham)")
+            out += ["namespace inbox {", "  mailbox Junk {", "    sieve_script learn-spam {", "      type = before",
+                    "      cause = copy", f"      path = {sieve_dir}/learn-spam.sieve", "    }", "  }", "}"]
+            out += ["imapsieve_from Junk {", "  sieve_script learn-ham {", "    type = before", "    cause = copy",
+                    f"    path = {sieve_dir}/learn-ham.sieve", "  }", "}"]
+    if quota_on(data):
+        quota = data["dovecot_quota"]
+        out.append("# from: dovecot_quota (count: Dovecot counts the mailbox sizes itself)")
+        out += ['quota "User quota" {', "  driver = count"]
+        if data["dovecot_quota_warning"]:
+            pct = data["dovecot_quota_warning"]
+            out += [f"  quota_warning warn-{pct} {{", f"    quota_storage_percentage = {pct}",
+                    "    execute quota-warning {", f"      args = {pct} %{{user}}", "    }", "  }"]
+        out.append("}")
+        if quota not in ("", None):
+            setting("dovecot_quota", "quota_storage_size", "unlimited" if str(quota) == "0" else _size(quota))
+        setting("dovecot_quota_exceeded", "quota_full_tempfail", _yes(data["dovecot_quota_exceeded"] == "defer"))
+
+
+def _delivery_23(data, out, setting):
+    sieve_dir, scripts, extprograms = _delivery_head(data, out, setting)
+    if quota_on(data):
+        setting("dovecot_quota, dovecot_quota_users", "mail_plugins", "$mail_plugins quota")
+    imap_plugins = (["imap_quota"] if quota_on(data) else []) + (["imap_sieve"] if learning_on(data) else [])
+    if imap_plugins:
+        out.append("# from: dovecot_quota (IMAP GETQUOTAROOT), dovecot_spam_learning (IMAPSieve)")
+        out += ["protocol imap {", "  mail_plugins = $mail_plugins " + " ".join(imap_plugins), "}"]
+    if data["dovecot_sieve"]:
+        out.append("# from: dovecot_sieve")
+        out += ["protocol lda {", "  mail_plugins = $mail_plugins sieve", "}"]
+    plugin = []
+    if data["dovecot_sieve"]:
+        plugin += ["  # from: dovecot_sieve", "  sieve = file:~/sieve;active=~/.dovecot.sieve"]
+        before = 0
+        for name, kind in scripts.items():
+            if kind == "default":
+                plugin += ["  # from: dovecot_sieve_default", f"  sieve_default = {sieve_dir}/{name}"]
+            elif kind == "before":
+                before += 1
+                origin = "dovecot_sieve_before" if name == "before.sieve" else "dovecot_sieve_junk, dovecot_dependent_spamc"
+                plugin += [f"  # from: {origin}", f"  sieve_before{before if before > 1 else ''} = {sieve_dir}/{name}"]
+        if extprograms:
+            plugin.append("  # from: dovecot_dependent_spamc, dovecot_spam_learning (programs in sieve_bin_dir only)")
+            plugin.append("  sieve_plugins = sieve_extprograms" + (" sieve_imapsieve" if learning_on(data) else ""))
+            exts = (["+vnd.dovecot.filter"] if data["dovecot_dependent_spamc"] else []) + (
+                ["+vnd.dovecot.pipe"] if learning_on(data) else [])
+            plugin.append("  sieve_global_extensions = " + " ".join(exts))
+            if data["dovecot_dependent_spamc"]:
+                plugin += [f"  sieve_filter_bin_dir = {data['sieve_bin_dir']}", "  sieve_filter_exec_timeout = 120s"]
+            if learning_on(data):
+                plugin += [f"  sieve_pipe_bin_dir = {data['sieve_bin_dir']}",
+                           "  # from: dovecot_spam_learning (moved into Junk: spam; out of Junk, not to Trash: ham)",
+                           "  imapsieve_mailbox1_name = Junk", "  imapsieve_mailbox1_causes = COPY",
+                           f"  imapsieve_mailbox1_before = file:{sieve_dir}/learn-spam.sieve",
+                           "  imapsieve_mailbox2_name = *", "  imapsieve_mailbox2_from = Junk",
+                           "  imapsieve_mailbox2_causes = COPY",
+                           f"  imapsieve_mailbox2_before = file:{sieve_dir}/learn-ham.sieve"]
+    if quota_on(data):
+        quota = data["dovecot_quota"]
+        plugin += ["  # from: dovecot_quota (count: Dovecot counts the mailbox sizes itself)",
+                   "  quota = count:User quota", "  quota_vsizes = yes"]
+        if quota not in ("", None):
+            plugin.append(f"  quota_rule = *:storage={_size(quota)}")
+        if data["dovecot_quota_warning"]:
+            pct = data["dovecot_quota_warning"]
+            plugin += ["  # from: dovecot_quota_warning",
+                       f"  quota_warning = storage={pct}%% quota-warning {pct} %u"]
+        plugin += ["  # from: dovecot_quota_exceeded",
+                   "  quota_full_tempfail = " + _yes(data["dovecot_quota_exceeded"] == "defer")]
+    if plugin:
+        out += ["plugin {"] + plugin + ["}"]
+
+
+def _delivery_services(data, syntax, out):
+    """ManageSieve's listener and the quota warning service."""
+    if data["dovecot_managesieve"]:
+        out.append("# from: dovecot_managesieve_port (STARTTLS and AUTH as for IMAP)")
+        out += ["service managesieve-login {", "  inet_listener sieve {",
+                "    port = {}".format(data["dovecot_managesieve_port"]), "  }", "}"]
+    if quota_on(data) and data["dovecot_quota_warning"]:
+        out.append("# from: dovecot_quota_warning (every mail user's delivery and IMAP processes may ask for a warning)")
+        # root: Dovecot's unit sets NoNewPrivileges, so as another user sendmail (setgid smmsp) refuses to queue
+        out += ["service quota-warning {", "  executable = script " + data["quota_warning_script"], "  user = root",
+                "  unix_listener quota-warning {", "    mode = 0666", "  }", "}"]
+
+
+def _quota_userdb(data, new, out):
+    """The per-user limits as a passwd-file userdb consulted before the system accounts."""
+    if not data.get("dovecot_quota_users"):
+        return
+    out.append("# from: dovecot_quota_users (per-user limits; the accounts themselves come from passwd)")
+    if new:
+        out += ["userdb quota_users {", "  driver = passwd-file", f"  passwd_file_path = {data['quota_users_path']}"]
+    else:
+        out += ["userdb {", "  driver = passwd-file", f"  args = {data['quota_users_path']}"]
+    out += ["  result_success = continue-ok", "  result_failure = continue", "}"]
 
 
 def _listener_block(lname, spec, syntax, lines, listener_origin):
@@ -270,7 +532,10 @@ def dovecot_config(data, version):
         setting("the role (Dovecot 2.4 syntax)", "dovecot_storage_version", "2.4.0")
 
     protocols = data["dovecot_protocols"]
-    setting("dovecot_protocols", "protocols", " ".join(protocols))
+    if data["dovecot_managesieve"]:
+        setting("dovecot_protocols, dovecot_managesieve", "protocols", " ".join(protocols + ["sieve"]))
+    else:
+        setting("dovecot_protocols", "protocols", " ".join(protocols))
     listen = _addresses("", data["dovecot_listen"], V.Problems())
     if listen:
         setting("dovecot_listen", "listen", (" " if new else ", ").join(listen))
@@ -310,9 +575,13 @@ def dovecot_config(data, version):
     if trusted:
         setting("dovecot_login_trusted_networks", "login_trusted_networks", " ".join(trusted))
     if new:
-        out += ["passdb pam {", "}", "userdb passwd {", "}"]
+        out += ["passdb pam {", "}"]
+        _quota_userdb(data, new, out)
+        out += ["userdb passwd {", "}"]
     else:
-        out += ["passdb {", "  driver = pam", "}", "userdb {", "  driver = passwd", "}"]
+        out += ["passdb {", "  driver = pam", "}"]
+        _quota_userdb(data, new, out)
+        out += ["userdb {", "  driver = passwd", "}"]
 
     out.append("")
     mailbox = data["dovecot_mailbox_format"]
@@ -329,6 +598,9 @@ def dovecot_config(data, version):
     for folder, use in (("Drafts", "Drafts"), ("Junk", "Junk"), ("Trash", "Trash"), ("Sent", "Sent")):
         out += [f"  mailbox {folder} {{", f"    special_use = \\{use}", "  }"]
     out.append("}")
+    if data["dovecot_lda"]:
+        (_delivery_24 if new else _delivery_23)(data, out, setting)
+        _delivery_services(data, syntax, out)
 
     out.append("")
     out.append("# Logging (the chapter's \"Always Start with Logging\"); syslog facility mail")

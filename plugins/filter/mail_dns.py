@@ -115,6 +115,69 @@ def mail_dns_records(domains, server, addresses=None, dkim=None, mx_priority=10,
     return records
 
 
+def _spf_terms(value):
+    terms = value.split()
+    return terms[1:-1], terms[-1]
+
+
+def mail_dns_merge(per_host):
+    """One consistent record set from several servers' mail_dns_records results (see mail_dns_merge.yml)."""
+    if not isinstance(per_host, dict):
+        _fail(V.problem("mail_dns_merge: input", per_host, "a dictionary of host name to the list mail_dns_records returns"))
+    merged = []
+    index = {}
+    owner = {}
+    for host, records in per_host.items():
+        if not isinstance(records, (list, tuple)):
+            _fail(V.problem(f"mail_dns_merge: input[{host!r}]", records, "the list mail_dns_records returns"))
+        for record in records:
+            if not isinstance(record, dict) or not {"zone", "name", "type", "ttl", "value"} <= set(record):
+                _fail(V.problem(f"mail_dns_merge: input[{host!r}]", record, "records as mail_dns_records returns them"))
+            name, rtype, value = record["name"], record["type"], record["value"]
+            is_spf = rtype == "TXT" and value.startswith("v=spf1 ")
+            is_dmarc = rtype == "TXT" and name.startswith("_dmarc.")
+            # one value per name: SPF and DMARC (RFC 7208 3.2, RFC 7489 6.6.3), DKIM keys and PTR names
+            single = is_spf or is_dmarc or rtype in ("PTR", "TXT")
+            key = (name, rtype, "spf" if is_spf else "") if single else (name, rtype, value)
+            if key not in index:
+                index[key] = len(merged)
+                owner[key] = host
+                merged.append(dict(record))
+                continue
+            kept = merged[index[key]]
+            if not single or kept["value"] == value:
+                continue
+            if is_spf:
+                old_terms, old_all = _spf_terms(kept["value"])
+                new_terms, new_all = _spf_terms(value)
+                if old_all != new_all:
+                    _fail(f"mail_dns_merge: the SPF record of {name} ends in {old_all} on {owner[key]} but {new_all} on "
+                          f"{host}: set dns_records_spf_all to the same value for every server of the domain")
+                terms = old_terms + [t for t in new_terms if t not in old_terms]
+                kept.update(_record(kept["zone"], name, "TXT", kept["ttl"], " ".join(["v=spf1", *terms, old_all])))
+                continue
+            what = {"PTR": "reverse name", "TXT": "DMARC policy" if is_dmarc else "DKIM key"}[rtype]
+            hint = {"PTR": "an address belongs to one server",
+                    "TXT": "set dns_records_dmarc_policy and dns_records_dmarc_rua to the same values for every server of "
+                           "the domain" if is_dmarc else
+                           "give each server its own selector (opendkim_selector in host_vars) or share one key "
+                           "(opendkim_key_source: controller)"}[rtype]
+            _fail(f"mail_dns_merge: {owner[key]} and {host} publish a different {what} at {name} "
+                  f"({kept['value']!r} and {value!r}): {hint}")
+    zones = list(dict.fromkeys(r["zone"] for r in merged))
+    return sorted(merged, key=lambda r: (zones.index(r["zone"]), _order(r)))
+
+
+def _order(record):
+    """Where a record goes in its zone: MX by priority, SPF, DKIM, DMARC, then the servers' own records."""
+    rtype, name = record["type"], record["name"]
+    if rtype == "MX":
+        return (0, int(record["value"].split()[0]), "")
+    if rtype == "TXT":
+        return (1 if record["value"].startswith("v=spf1 ") else 3 if name.startswith("_dmarc.") else 2, 0, name)
+    return (4, 0, "")
+
+
 def _rdata(record):
     if record["type"] == "TXT":
         return " ".join(_quote(s) for s in record["strings"])
@@ -210,6 +273,7 @@ class FilterModule:
         return {
             "mail_dns_records": mail_dns_records,
             "mail_dns_zone": mail_dns_zone,
+            "mail_dns_merge": mail_dns_merge,
             "mail_dkim_txt": mail_dkim_txt,
             "mail_dkim_keys": mail_dkim_keys,
             "mail_peer_list": mail_peer_list,

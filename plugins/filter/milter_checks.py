@@ -75,6 +75,7 @@ RULES = {
     "opendkim_nameservers": _list_of(V.check_ip_address, "IP addresses"),
     "opendkim_extra_config": _extra_config,
     "opendkim_key_dir": _one(_empty_or(V.check_abs_path)),
+    "opendkim_key_controller_dir": _one(_empty_or(V.check_abs_path)),
     "opendkim_domains": _list_of(V.check_mail_domain, "mail domains"),
     "opendkim_selector": _one(V.check_dkim_selector),
     "opendkim_domain_selectors": _selectors,

@@ -71,17 +71,19 @@ def _m4_line(errors, where, text):
 # The values the templates put inside m4 quotes (sendmail.mc, submit.mc): each kind, then the m4 rule.
 IN_M4 = {kind: V.in_m4(V.KINDS[kind][1]) for kind in (
     "dnsbl_zone", "smtp_text", "milter_name", "milter_socket", "duration", "macro_name", "ip_address", "smart_host",
-    "abs_path", "sasl_mechanism", "mail_domain", "user_name", "cipher_list")}
+    "abs_path", "sasl_mechanism", "mail_domain", "user_name", "cipher_list", "relay_host")}
 VALID_RAW_LINE = "one sendmail.mc line, without newlines or other control characters"
 _M4_LISTS = {
     "sendmail_auth_mechanisms": ("sasl_mechanism", "a non-empty list of SASL mechanisms (PLAIN, LOGIN, ...)"),
     "sendmail_exposed_users": ("user_name", "a list of user names (root)"),
     "sendmail_masquerade_domains": ("mail_domain", "a list of mail domains"),
+    "sendmail_relay_auth_mechanisms": ("sasl_mechanism", "a non-empty list of SASL mechanisms (PLAIN, LOGIN, ...)"),
 }
 _ALWAYS = object()  # a variable that is always rendered: no value of it means "not set"
 # name -> (kind, the value that means "not set": the template renders nothing of it, or the platform's default)
 _M4_SCALARS = {
     "sendmail_smart_host": ("smart_host", ""),
+    "sendmail_relay_host": ("relay_host", ""),
     "sendmail_masquerade_as": ("mail_domain", ""),
     "sendmail_tls_cert": ("abs_path", _ALWAYS),
     "sendmail_tls_key": ("abs_path", _ALWAYS),
@@ -94,6 +96,8 @@ _NUMBERS = {
     "sendmail_smtp_port": (1, 65535, False),
     "sendmail_submission_port": (1, 65535, False),
     "sendmail_smtps_port": (1, 65535, False),
+    "sendmail_relay_port": (1, 65535, False),
+    "sendmail_relay_tunnel_port": (1, 65535, False),
     "sendmail_max_message_size": (0, None, False),
     "sendmail_max_daemon_children": (0, None, True),
     "sendmail_queue_la": (0, None, True),
@@ -127,7 +131,7 @@ def _check_m4_lists(config, errors):
         if name not in config:
             continue
         value = config[name]
-        if not isinstance(value, list) or (name == "sendmail_auth_mechanisms" and not value):
+        if not isinstance(value, list) or (name.endswith("_auth_mechanisms") and not value):
             errors.add(name, value, valid)
             continue
         for index, item in enumerate(value):
@@ -203,6 +207,20 @@ def _check_raw(name, value, errors):
             errors.add(where, line, "a string (one sendmail.mc line)")
             continue
         _m4_line(errors, where, line)
+
+
+def _check_local_mailer(name, value, errors):
+    """{path, args}: the program and its argument vector as sendmail.mc's FEATURE(local_procmail) takes them."""
+    if value in ({}, None):
+        return
+    if not isinstance(value, dict) or set(value) != {"path", "args"}:
+        errors.add(name, value, "{} or a dictionary with exactly the keys path and args "
+                   "(e.g. {path: /usr/lib/dovecot/dovecot-lda, args: 'dovecot-lda -e -d $u'})")
+        return
+    errors.check(IN_M4["abs_path"], value["path"], name + ".path")
+    args = value["args"]
+    if errors.check(V.check_m4_text, args, name + ".args") and "$u" not in args.split():
+        errors.add(name + ".args", args, "the program's name and arguments with $u, the recipient's user name, as a word")
 
 
 def _check_listen(name, value, errors):
@@ -326,9 +344,11 @@ def sendmail_config_errors(config):
     mode = config.get("sendmail_mode")
     if "sendmail_mode" in config and mode not in ("server", "client"):
         errors.add("sendmail_mode", mode, "'server' or 'client'")
-    if mode == "client" and not config.get("sendmail_smart_host"):
+    if mode == "client" and not config.get("sendmail_smart_host") and not config.get("sendmail_relay_host"):
         errors.add("sendmail_smart_host", config.get("sendmail_smart_host"),
-                   "required when sendmail_mode is 'client' (the mail server to relay through)")
+                   "required when sendmail_mode is 'client' (the mail server to relay through), "
+                   "unless sendmail_relay_host names the provider's relay")
+    _check_relay(config, errors)
     if "sendmail_dnsbl" in config:
         _check_dnsbl("sendmail_dnsbl", config["sendmail_dnsbl"], errors)
     if "sendmail_milters" in config:
@@ -343,6 +363,9 @@ def sendmail_config_errors(config):
     for name in ("sendmail_local_mailbox", "sendmail_dependent_local_mailbox"):  # a sendmail.mc comment, procmailrc
         if name in config and config[name] not in LOCAL_MAILBOXES:
             errors.add(name, config[name], "'', 'mbox' or 'maildir'")
+    for name in ("sendmail_local_mailer", "sendmail_dependent_local_mailer"):
+        if name in config:
+            _check_local_mailer(name, config[name], errors)
     if "sendmail_include_files" in config:
         _check_include_files("sendmail_include_files", config["sendmail_include_files"], config.get("aliases"), errors)
     if config.get("sendmail_smtps_enabled") is True and config.get("sendmail_tls_enabled") is False:
@@ -357,6 +380,34 @@ def sendmail_config_errors(config):
     _check_numbers(config, errors)
     _check_queue(config, errors)
     return list(errors)
+
+
+RELAY_TLS_MODES = ("starttls", "implicit")
+
+
+def _check_relay(config, errors):
+    """The provider's relay: host, TLS mode, and a login (user and password together, never shown)."""
+    host = config.get("sendmail_relay_host", "")
+    if not host:
+        return
+    if config.get("sendmail_smart_host"):
+        errors.add("sendmail_smart_host", config.get("sendmail_smart_host"),
+                   "empty while sendmail_relay_host is set: the provider's relay is the smart host (one of the two)")
+    tls = config.get("sendmail_relay_tls", RELAY_TLS_MODES[0])
+    if tls not in RELAY_TLS_MODES:
+        errors.add("sendmail_relay_tls", tls, "'starttls' (port 587: STARTTLS, required before the login) or "
+                   "'implicit' (port 465: TLS from the first byte, through a local stunnel client)")
+    user = config.get("sendmail_relay_user", "")
+    password = config.get("sendmail_relay_password", "")
+    if user:
+        errors.check(V.check_sasl_login, user, "sendmail_relay_user")
+        errors.check(V.check_secret, password, "sendmail_relay_password")
+    elif password:
+        errors.append("sendmail_relay_password: (value not shown) is set while sendmail_relay_user is empty: "
+                      "set the login name too, or leave both empty for a relay that takes mail without a login")
+    ca_file = config.get("sendmail_relay_ca_file", "")
+    if ca_file:
+        errors.check(V.check_abs_path, ca_file, "sendmail_relay_ca_file")
 
 
 DELIVERY_MODES = ("background", "interactive", "queue", "deferred")

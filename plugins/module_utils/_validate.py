@@ -67,7 +67,20 @@ milter_peer        OpenDKIM/OpenDMARC/pyspf-milter peer: IP address, CIDR networ
 relay_domain       relay-domains line: a mail domain of two or more labels
 relay_key          access key allowed to RELAY: an access key narrower than a top-level domain (localhost
                    excepted), a one-octet IPv4 prefix (/8) or a one-group IPv6 prefix
+relay_host         a provider's relay to log in to: a host name (``smtp.provider.example``) or an IP address
+sasl_login         a SASL login name (authinfo ``"U:..."``): 1-255 printable ASCII characters without space,
+                   '"' or '\\' (``user``, ``user@provider.example``, ``apikey``)
+sieve_script       Sieve script text (Dovecot's global and default scripts): lines of text, tab, CR and LF the
+                   only control characters, not blank, at most 65536 characters; ``sievec`` compiles it on the host
+quota_size         Dovecot quota limit: ``0`` (none) or whole bytes with an optional unit K, M, G, T (``500M``)
 =================  ==========================================================================
+
+Secrets
+=======
+``is_secret(value)`` / ``check_secret(value, where)``: a password (the relay's login, ...) is any
+non-empty text on one line without control characters. It is not a kind of ``KINDS``: its message
+never shows the value (``"<where>: (value not shown) is not valid: ..."``), so that a wrong password
+never reaches a log or an error.
 
 Values inside m4 quotes
 =======================
@@ -570,6 +583,42 @@ def is_milter_peer(value):
 check_milter_peer = _checker(is_milter_peer, VALID_MILTER_PEER)
 
 
+# ---------------------------------------------------------------- relaying through a provider (smart host with a login)
+SASL_LOGIN_RE = re.compile(r'[!#-\[\]-~]{1,255}')
+SECRET_MAX = 1024
+VALID_RELAY_HOST = ("the relay's host name (smtp.provider.example) or IP address (192.0.2.25, 2001:db8::25), "
+                    "without brackets, port or mailer")
+VALID_SASL_LOGIN = ("a login name of 1-255 printable ASCII characters without spaces, '\"' or '\\' "
+                    "(user, user@provider.example, apikey)")
+VALID_SECRET = ("a non-empty password on one line, at most 1024 characters, without newlines or other control "
+                "characters (a password read from a file often ends with a newline: strip it)")
+
+
+def is_relay_host(value):
+    if not is_str(value):
+        return False
+    if value.replace(".", "").isdigit() or ":" in value:
+        return is_ip_address(value)
+    return is_mail_domain(value)
+
+
+def is_sasl_login(value):
+    return is_str(value) and SASL_LOGIN_RE.fullmatch(value) is not None
+
+
+def is_secret(value):
+    return is_str(value) and len(value) <= SECRET_MAX and one_line(value) and "\t" not in value
+
+
+def check_secret(value, where):
+    """None for a valid secret, else a message that names WHERE and never shows the value."""
+    return None if is_secret(value) else f"{where}: (value not shown) is not valid: {VALID_SECRET}"
+
+
+check_relay_host = _checker(is_relay_host, VALID_RELAY_HOST)
+check_sasl_login = _checker(is_sasl_login, VALID_SASL_LOGIN)
+
+
 # ---------------------------------------------------------------- program settings
 DOVECOT_SETTING_RE = re.compile(r"[a-z][a-z0-9_]*")
 SA_OPTION_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -881,6 +930,29 @@ check_relay_domain = _checker(is_relay_domain, VALID_RELAY_DOMAIN,
                                                            "it is a single label" if "." not in v else None))
 
 
+# ---------------------------------------------------------------- scripts and sizes
+SIEVE_SCRIPT_MAX = 65536
+# Lines of text: tab, CR and LF are the only control characters a script may hold.
+_SCRIPT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+QUOTA_SIZE_RE = re.compile(r"0|[1-9][0-9]{0,12}[KMGT]?")
+VALID_SIEVE_SCRIPT = ("a Sieve script: text of one or more lines (tab, CR and LF are the only control characters), "
+                      "not blank, at most 65536 characters")
+VALID_QUOTA_SIZE = "a size: 0 (no limit) or a whole number of bytes with an optional unit K, M, G or T (e.g. 500M, 2G)"
+
+
+def is_sieve_script(value):
+    return (is_str(value) and bool(value.strip()) and len(value) <= SIEVE_SCRIPT_MAX
+            and _SCRIPT_CONTROL_RE.search(value) is None)
+
+
+def is_quota_size(value):
+    return is_str(value) and QUOTA_SIZE_RE.fullmatch(value) is not None
+
+
+check_sieve_script = _checker(is_sieve_script, VALID_SIEVE_SCRIPT)
+check_quota_size = _checker(is_quota_size, VALID_QUOTA_SIZE)
+
+
 # ---------------------------------------------------------------- registry
 KINDS = {
     name: (globals()["is_" + name], globals()["check_" + name])
@@ -890,6 +962,7 @@ KINDS = {
         "map_value", "message", "abs_path", "duration", "queue_interval", "sasl_mechanism", "milter_socket",
         "milter_name", "macro_name", "ip_address", "ip_network", "ipv4_prefix", "port", "file_mode",
         "dovecot_setting", "sa_option", "sa_language", "sa_locale", "m4_text", "smtp_text", "smart_host", "count",
-        "cipher_list", "setting_name", "milter_peer", "relay_domain", "relay_key",
+        "cipher_list", "setting_name", "milter_peer", "relay_domain", "relay_key", "relay_host", "sasl_login",
+        "sieve_script", "quota_size",
     )
 }

@@ -15,7 +15,9 @@ description:
   - The 127.0.0.1 line of C(/etc/hosts) names the FQDN first; C(sendmail -d0.1 -bt) shows a qualified
     C($j); the SMTP port answers with a 220 banner; C(sendmail.cf), the maps' databases and the aliases
     database are not older than their sources; the server refuses to relay for an untrusted loopback
-    address; Dovecot reads mail where it is delivered; certificates are not about to expire; the
+    address; Dovecot reads mail where it is delivered; the certificates, those configured and those
+    that the TLS ports of O(smtp_address) serve (25 and 587 after STARTTLS, 465, 993, 995), name the
+    FQDN, are not about to expire, and are one and the same current certificate on every port; the
     expected ports listen; the mail log has no C(SYSERR), C(panic) or C(not qualified) lines; the DNS
     records the mail domains need (O(dns_records)) are published; system mail (C(sendmail root), cron)
     is not sent to an address that a domain catch-all refuses (C(system_mail)).
@@ -111,6 +113,9 @@ options:
     description:
       - PEM certificates to check. Default those that Dovecot (C(ssl_server_cert_file) in 2.4,
         C(ssl_cert) in 2.3) and sendmail (C(ServerCertFile) in sendmail.cf) are configured with.
+      - Whatever this option says, C(certificate_expiry) also reads the certificate each TLS port of
+        O(smtp_address) serves (25 and 587 after STARTTLS, 465, 993, 995; a port that does not listen is left
+        out) and requires it to be among these.
     type: list
     elements: path
     default: []

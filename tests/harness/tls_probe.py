@@ -3,11 +3,13 @@
 For each port of PORTS_JSON on 127.0.0.1 (25 and 587 with STARTTLS, any other with implicit
 TLS): a handshake with TLS 1.0, with TLS 1.1 and with the client's defaults, and for 25 and 587
 whether AUTH is offered before and after STARTTLS. First a control: the same old-version
-clients against a server of the probe's own (sendmail's certificate, /etc/mail/tls) that
+clients against a server of the probe's own (the mail server's certificate: the certificates
+role's, else sendmail's own in /etc/mail/tls) that
 allows them, so that a refusal by a port is the server's, not the client's. Prints JSON.
 """
 
 import json
+import os
 import smtplib
 import socket
 import ssl
@@ -16,6 +18,8 @@ import threading
 import warnings
 
 OLD = ("TLSv1", "TLSv1_1")
+CERT_PAIRS = (("/etc/ssl/homelab-mailserver/fullchain.pem", "/etc/ssl/homelab-mailserver/private/privkey.pem"),
+              ("/etc/mail/tls/smtpd.crt", "/etc/mail/tls/smtpd.key"))
 STARTTLS_PORTS = (25, 587)
 
 
@@ -35,7 +39,7 @@ def control():
     srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     srv.minimum_version = ssl.TLSVersion.TLSv1
     srv.set_ciphers("DEFAULT:@SECLEVEL=0")
-    srv.load_cert_chain("/etc/mail/tls/smtpd.crt", "/etc/mail/tls/smtpd.key")
+    srv.load_cert_chain(*next(pair for pair in CERT_PAIRS if os.path.exists(pair[0])))
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(len(OLD))

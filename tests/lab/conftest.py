@@ -1,4 +1,4 @@
-"""Tests over the running lab (playbooks/lab.yml + site.yml): bigboy and smallfry.
+"""Tests over the running lab (playbooks/lab.yml + site.yml): bigboy, smallfry and provider.
 
 Run by `scripts/test.sh lab` after the demo has configured the lab, or alone:
     bash scripts/demo.sh && .venv/bin/pytest tests/lab
@@ -46,6 +46,12 @@ def bigboy():
 @pytest.fixture(scope="session")
 def smallfry():
     return _lab_host("smallfry")
+
+
+@pytest.fixture(scope="session")
+def provider():
+    """The provider's relay (relay.outside.example, group lab_provider) that bigboy sends outside mail through."""
+    return _lab_host("provider")
 
 
 def put_file(name, container, dest):

@@ -8,8 +8,11 @@ Signatures are checked with dkimpy's dkimverify, not by the signer.
 side_effect.yml ran the tag and tempfail policies and left reject in force.
 """
 
+import hashlib
 import json
+import os
 import re
+import stat
 import uuid
 from email.utils import parseaddr
 
@@ -107,6 +110,19 @@ def test_private_keys_stay_private(host):
 
 
 # --- DKIM -------------------------------------------------------------------------------
+
+def test_every_server_holds_the_key_shared_from_the_controller(host):
+    """opendkim_key_source controller: the key on the host is the controller's, kept 0700/0600 there too."""
+    shared = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "dkim-keys")
+    for domain in ("my-site.com", "another-site.com"):
+        for name in ("mail.private", "mail.txt"):
+            path = os.path.join(shared, domain, name)
+            with open(path, "rb") as f:
+                want = hashlib.sha256(f.read()).hexdigest()
+            assert host.file(f"/etc/dkimkeys/{domain}/{name}").sha256sum == want, (domain, name)
+        assert stat.S_IMODE(os.stat(os.path.join(shared, domain)).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(os.path.join(shared, domain, "mail.private")).st_mode) == 0o600
+
 
 def test_local_mail_leaves_signed_with_the_domains_selector(outbound):
     assert outbound["sent_rc"] == 0, outbound

@@ -1,16 +1,23 @@
 # Copyright: homelab.mailserver contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""certificate_expiry: the certificates of Dovecot and sendmail are not about to expire."""
+"""certificate_expiry: every certificate, configured and served on each TLS port, is current, names the host
+and is not about to expire; every port that listens serves the same one."""
 
 import datetime
 import os
 import re
+import smtplib
+import socket
+import ssl
 
+from ansible_collections.homelab.mailserver.plugins.module_utils._certificates import OPENSSL_FIELDS, parse_x509, uncovered
 from ansible_collections.homelab.mailserver.plugins.module_utils._doctor._common import Check, read_text, result
 
 NAME = "certificate_expiry"
 # datetime.UTC is Python 3.11+; the module also runs on RHEL 9 (Python 3.9).
 UTC = datetime.timezone.utc  # noqa: UP017
+# The mail server's TLS ports: sendmail's SMTP (STARTTLS), submission (STARTTLS) and SMTPS, Dovecot's IMAPS and POP3S.
+TLS_PORTS = ((25, True), (587, True), (465, False), (993, False), (995, False))
 
 
 def dovecot_certificates(run, doveconf):
@@ -29,45 +36,133 @@ def sendmail_certificates(sendmail_cf):
     return [found.group(1)] if found else []
 
 
-def check(certificates, run, openssl, warn_days=30, now=None):
-    """Days until each certificate's notAfter (openssl x509 -enddate)."""
-    if not certificates:
-        return result(NAME, None, "no certificate configured")
+def served_certificate(address, port, starttls, timeout):
+    """(PEM text, '') of the certificate PORT serves (after STARTTLS on SMTP ports), or (None, why not)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the certificate is read here, and judged by the checks below
+    try:
+        if starttls:
+            client = smtplib.SMTP(address, port, timeout=timeout)
+            try:
+                client.ehlo()
+                if not client.has_extn("starttls"):
+                    return None, "offers no STARTTLS"
+                client.starttls(context=ctx)
+                der = client.sock.getpeercert(binary_form=True)
+            finally:
+                try:
+                    client.quit()
+                except (OSError, smtplib.SMTPException):
+                    client.close()
+        else:
+            with socket.create_connection((address, port), timeout=timeout) as raw, ctx.wrap_socket(raw) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except ConnectionRefusedError:
+        return None, "not listening"
+    except (OSError, ssl.SSLError, smtplib.SMTPException) as exc:
+        return None, "no TLS handshake: %s" % exc
+    return ssl.DER_cert_to_PEM_cert(der), ""
+
+
+def _inspect(run, openssl, path=None, pem=None):
+    """(fields of parse_x509, why unreadable or '')."""
+    argv = [openssl, "x509", "-noout"] + OPENSSL_FIELDS + (["-in", path] if path else [])
+    rc, out, err = run(argv, data=pem)
+    fields = parse_x509(out)
+    if rc != 0 or not fields["not_after"]:
+        if path and not os.path.exists(path):
+            return None, "does not exist"
+        return None, "openssl cannot read it (rc %s): %s" % (rc, ((err or out).strip().splitlines() or [""])[0])
+    return fields, ""
+
+
+def _judge(fields, fqdn, now, warn_days):
+    """(ok, text): days left and whether the names cover FQDN."""
+    end = fields["not_after"]
+    try:
+        when = datetime.datetime.strptime(" ".join(end.split()[:4]), "%b %d %H:%M:%S %Y")
+    except ValueError:
+        return False, "notAfter %r unreadable" % end
+    days = (when.replace(tzinfo=UTC) - now).days
+    ok = days >= warn_days
+    note = "expired" if days < 0 else "fewer than %d days left" % warn_days if days < warn_days else "ok"
+    text = "expires %s, in %d days (%s)" % (end, days, note)
+    if fqdn:
+        names = fields["dns_names"] or ([fields["subject_cn"]] if fields["subject_cn"] else [])
+        if uncovered(["DNS:" + name for name in names], [fqdn]):
+            ok = False
+            text += "; does not name %s (names: %s)" % (fqdn, ", ".join(names) or "none")
+    return ok, text
+
+
+def check(certificates, run, openssl, warn_days=30, now=None, fqdn="", served=None):
+    """Each configured certificate and each certificate SERVED ({port: (pem, why)}): expiry, name, one current."""
+    served = served or {}
+    listening = {port: pem for port, (pem, _why) in served.items() if pem}
+    if not certificates and not listening:
+        return result(NAME, None, "no certificate configured or served")
     if not openssl:
         return result(NAME, None, "openssl is not installed")
     now = now or datetime.datetime.now(UTC)
-    lines, ok = [], True
+    lines, ok, files = [], True, {}
     for path in certificates:
-        rc, out, err = run([openssl, "x509", "-enddate", "-noout", "-in", path])
-        end = out.strip().partition("notAfter=")[2]
-        try:
-            when = datetime.datetime.strptime(" ".join(end.split()[:4]), "%b %d %H:%M:%S %Y")
-        except ValueError:
+        fields, why = _inspect(run, openssl, path=path)
+        if not fields:
             ok = False
-            why = "does not exist" if not os.path.exists(path) else "openssl cannot read it (rc %s): %s" % (
-                rc, ((err or out).strip().splitlines() or [""])[0])
             lines.append("%s: %s" % (path, why))
             continue
-        days = (when.replace(tzinfo=UTC) - now).days
-        ok = ok and days >= warn_days
-        note = "expired" if days < 0 else "fewer than %d days left" % warn_days if days < warn_days else "ok"
-        lines.append("%s: expires %s, in %d days (%s)" % (path, end, days, note))
+        files[fields["fingerprint"]] = path
+        good, text = _judge(fields, fqdn, now, warn_days)
+        ok = ok and good
+        lines.append("%s: %s" % (path, text))
+    fingerprints = {}
+    for port, (pem, why) in sorted(served.items()):
+        if not pem:
+            if why != "not listening":
+                ok = False
+            lines.append("port %d: %s" % (port, why))
+            continue
+        fields, why = _inspect(run, openssl, pem=pem)
+        if not fields:
+            ok = False
+            lines.append("port %d: %s" % (port, why))
+            continue
+        fingerprints[port] = fields["fingerprint"]
+        good, text = _judge(fields, fqdn, now, warn_days)
+        if files and fields["fingerprint"] not in files:
+            good = False
+            text += "; not the certificate of %s: restart or reload the daemon" % " or ".join(sorted(set(files.values())))
+        ok = ok and good
+        lines.append("port %d: serial %s, %s" % (port, fields["serial"], text))
+    if len(set(fingerprints.values())) > 1:
+        ok = False
+        lines.append("the ports serve different certificates: %s" % ", ".join(
+            "%d %s" % (port, fp[:23]) for port, fp in sorted(fingerprints.items())))
+    elif fingerprints:
+        lines.append("ports %s serve the same certificate" % ", ".join(str(p) for p in sorted(fingerprints)))
     return result(NAME, ok, "\n".join(lines))
 
 
 def _run(i):
     certificates = i.certificates or (
         (dovecot_certificates(i.run, i.doveconf) if i.doveconf else []) + sendmail_certificates(i.sendmail_cf))
-    return check(certificates, i.run, i.tool("openssl"), i.cert_warn_days)
+    served = {port: served_certificate(i.smtp_address, port, starttls, i.timeout) for port, starttls in TLS_PORTS}
+    return check(list(dict.fromkeys(certificates)), i.run, i.tool("openssl"), i.cert_warn_days, fqdn=i.fqdn,
+                 served=served)
 
 
 CHECK = Check(
     name=NAME,
     sections=("Configuring SSL Certificates for POP3S and IMAPS",),
-    doc="Runs openssl x509 -enddate -noout -in on each certificate: the certificates option, else Dovecot's"
-        " (ssl_server_cert_file on 2.4, ssl_cert on 2.3) and sendmail's (ServerCertFile in sendmail.cf). OK when"
-        " each has at least cert_warn_days (30) days left; a certificate that is missing or unreadable is a FAIL."
-        " Undecided without a certificate or without openssl.",
-    inputs=("certificates", "doveconf", "run", "sendmail_cf", "tool", "cert_warn_days"),
+    doc="Runs openssl x509 on each certificate: the certificates option, else Dovecot's (ssl_server_cert_file on"
+        " 2.4, ssl_cert on 2.3) and sendmail's (ServerCertFile in sendmail.cf), and on the one each TLS port of"
+        " smtp_address serves (25 and 587 after STARTTLS, 465, 993, 995; a port that does not listen is left out)."
+        " OK when each has at least cert_warn_days (30) days left and names the FQDN (subjectAltName, else CN), every"
+        " listening port serves the same certificate, and it is the current one of a configured file (a daemon not"
+        " restarted after a renewal serves the old one); a certificate that is missing or unreadable is a FAIL."
+        " Undecided without any certificate or without openssl.",
+    inputs=("certificates", "doveconf", "run", "sendmail_cf", "tool", "cert_warn_days", "fqdn", "smtp_address",
+            "timeout"),
     run=_run,
 )

@@ -2,6 +2,7 @@
 
 import base64
 import os
+import re
 import subprocess
 
 import pytest
@@ -9,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.homelab.mailserver.plugins.filter.mail_dns import (
     mail_dkim_keys,
     mail_dkim_txt,
+    mail_dns_merge,
     mail_dns_records,
     mail_dns_zone,
     mail_peer_list,
@@ -195,3 +197,73 @@ def test_dkim_keys_one_directory_per_domain_and_selector_overrides():
 def test_dkim_keys_bad_input(args, message):
     with pytest.raises(AnsibleFilterError, match=message):
         mail_dkim_keys(*args)
+
+
+# Two servers of one domain: the primary bigboy and a backup MX.
+DKIM2 = "v=DKIM1; k=rsa; p=" + base64.b64encode(b"backup key").decode()
+
+
+def two_servers(**backup):
+    args = {"server": "backupmx.my-site.com", "addresses": ["192.0.2.26"], "mx_priority": 20,
+            "dkim": {"my-site.com": {"selector": "backupmx", "value": DKIM2}}}
+    args.update(backup)
+    return {"bigboy.my-site.com": records(),
+            "backupmx.my-site.com": mail_dns_records(["my-site.com", "another-site.com"], **args)}
+
+
+def test_merge_joins_mx_and_addresses_and_keeps_one_spf_and_one_dmarc_per_domain():
+    merged = mail_dns_merge(two_servers())
+    mx = sorted(r["value"] for r in merged if r["type"] == "MX" and r["name"] == "my-site.com.")
+    assert mx == ["10 bigboy.my-site.com.", "20 backupmx.my-site.com."]
+    spf = [r for r in merged if r["type"] == "TXT" and r["value"].startswith("v=spf1") and r["name"] == "my-site.com."]
+    assert [r["value"] for r in spf] == ["v=spf1 mx ip4:192.0.2.25 ip6:2001:db8::25 ip4:192.0.2.26 -all"]
+    assert spf[0]["strings"] == [spf[0]["value"]]
+    assert len([r for r in merged if r["name"] == "_dmarc.my-site.com."]) == 1
+    keys = {r["name"]: r["value"] for r in merged if "._domainkey." in r["name"]}
+    assert keys == {"mail._domainkey.my-site.com.": DKIM, "backupmx._domainkey.my-site.com.": DKIM2}
+    assert {r["value"] for r in merged if r["type"] == "PTR"} == {"bigboy.my-site.com.", "backupmx.my-site.com."}
+
+
+def test_merge_of_one_server_is_that_server_and_repeats_are_dropped():
+    alone = mail_dns_merge({"bigboy": records()})
+    assert sorted(map(str, alone)) == sorted(map(str, records()))
+    assert mail_dns_merge({"a": records(), "b": records()}) == alone
+
+
+def test_merged_zone_lists_mx_by_priority_then_spf_dkim_dmarc():
+    merged = [r for r in mail_dns_merge(two_servers()) if r["zone"] == "my-site.com."]
+    kinds = [r["type"] if r["type"] != "TXT" else r["value"].split("1", 1)[0] for r in merged]
+    assert kinds[:6] == ["MX", "MX", "v=spf", "v=DKIM", "v=DKIM", "v=DMARC"]
+    assert merged[0]["value"].startswith("10 ") and merged[1]["value"].startswith("20 ")
+
+
+def test_merged_zone_has_no_duplicate_spf_or_dmarc_and_passes_named_checkzone(tmp_path):
+    merged = mail_dns_merge(two_servers())
+    parsed = _parse_with_dnspython(mail_dns_zone(merged))
+    assert parsed  # dnspython read every line
+    text = mail_dns_zone(merged)
+    zone = "my-site.com."
+    body = "\n".join(line for line in text.splitlines() if line.split("\t", 1)[0].endswith(zone))
+    assert body.count("v=spf1") == 1 and body.count("v=DMARC1") == 1
+    path = tmp_path / "zone"
+    path.write_text(f"$TTL 3600\n{zone} IN SOA ns.{zone} hostmaster.{zone} 1 3600 600 86400 300\n"
+                    f"{zone} IN NS ns.{zone}\nns.{zone} IN A 192.0.2.53\n{body}\n")
+    result = subprocess.run(["named-checkzone", zone, os.fspath(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("backup", "message"), [
+    ({"dkim": {"my-site.com": {"selector": "mail", "value": DKIM2}}}, "different DKIM key at mail._domainkey.my-site.com."),
+    ({"dmarc_policy": "reject"}, "different DMARC policy at _dmarc.my-site.com."),
+    ({"spf_all": "~all"}, "ends in -all on bigboy.my-site.com but ~all on backupmx.my-site.com"),
+    ({"addresses": ["192.0.2.25"]}, "different reverse name at 25.2.0.192.in-addr.arpa."),
+])
+def test_merge_refuses_what_two_servers_cannot_both_publish(backup, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        mail_dns_merge(two_servers(**backup))
+
+
+@pytest.mark.parametrize("bad", [[], {"a": "text"}, {"a": [{"name": "x."}]}])
+def test_merge_bad_input_is_refused(bad):
+    with pytest.raises(AnsibleFilterError, match="mail_dns_merge: input"):
+        mail_dns_merge(bad)

@@ -296,9 +296,15 @@ PLATFORM = {
     "ssl_key": "/etc/dovecot/private/dovecot-server.key",
     "ssl_dh": "/usr/share/dovecot/dh.pem",
     "mail_privileged_group": "mail",
+    "sieve_dir": "/etc/dovecot/sieve",
+    "sieve_bin_dir": "/etc/dovecot/sieve/bin",
+    "quota_users_path": "/etc/dovecot/quota-users",
+    "quota_warning_script": "/etc/dovecot/quota-warning.sh",
 }
 CERT_ONLY = ("dovecot_ssl_cert", "dovecot_ssl_key", "dovecot_ssl_selfsigned", "dovecot_ssl_subject", "dovecot_ssl_alt_names",
-             "dovecot_ssl_days", "dovecot_ssl_renew_days")
+             "dovecot_ssl_days", "dovecot_ssl_renew_days", "dovecot_sendmail_local_mailer")
+MAILBOX = {"dovecot_lda": True, "dovecot_sieve": True, "dovecot_managesieve": True, "dovecot_quota": "1G",
+           "dovecot_quota_users": {"john2": "1M"}, "dovecot_dependent_spamc": ["/usr/bin/spamc", "-s", "512000"]}
 EXTRA = "protocol imap {\n  mail_max_userip_connections = 5 # per user\n}\n!include_try /etc/dovecot/local.conf\n"
 DOVECOT_CASES = {
     "defaults": {},
@@ -309,6 +315,10 @@ DOVECOT_CASES = {
                    "dovecot_settings": {"mail_max_userip_connections": 20, "login_greeting": "hello"},
                    "dovecot_listeners": {"pop3": {"address": "127.0.0.1"}}, "dovecot_extra_config": EXTRA},
     "imap only": {"dovecot_protocols": ["imap"], "dovecot_listeners": {"imap": {"port": 1143}}},
+    "mailbox side": MAILBOX,
+    "mailbox side with scripts": {**MAILBOX, "dovecot_sieve_before": "keep;\n", "dovecot_sieve_default": "keep;\n"},
+    "lda, junk filing and a quota only": {"dovecot_lda": True, "dovecot_sieve": True, "dovecot_quota": "0",
+                                          "dovecot_quota_warning": 0, "dovecot_quota_exceeded": "defer"},
 }
 
 

@@ -7,6 +7,7 @@ the platform. The domain model comes from the real mail_domains filter.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import pathlib
@@ -14,6 +15,7 @@ import pathlib
 import jinja2
 import jinja2.nativetypes
 import yaml
+from ansible.plugins.test.core import TestModule as AnsibleCoreTests
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 ROLE = ROOT / "roles" / "sendmail"
@@ -65,7 +67,7 @@ def role_vars(platform="Debian", overrides=None, domain_vars=None):
 
 # vars/main.yml values that merge sendmail_dependent_* with the inventory's values.
 WIRED = ("__sendmail_milters", "__sendmail_procmail_recipes", "__sendmail_mc_raw_features",
-         "__sendmail_local_mailbox", "__sendmail_wants_procmail", "__sendmail_smrsh_programs")
+         "__sendmail_local_mailbox", "__sendmail_wants_procmail", "__sendmail_smrsh_programs", "__sendmail_local_mailer")
 
 
 def example_host_vars(groups):
@@ -90,6 +92,8 @@ def _environment():
         undefined=jinja2.StrictUndefined,
     )
     env.filters["homelab.mailserver.sendmail_milter_macros"] = CHECKS.sendmail_milter_macros
+    # ansible-core's own tests (match, search, ...), which the role's values use
+    env.tests.update(AnsibleCoreTests().tests())
     return env
 
 
@@ -102,7 +106,12 @@ def _resolve(env, values):
                 text = env.from_string(value).render(**resolved).strip()
             except jinja2.TemplateError:
                 continue  # needs Ansible (lookups, queries): not used by the templates
-            resolved[key] = {"True": True, "False": False}.get(text, text)
+            if text[:1] in "[{":
+                try:  # a list or dictionary, as Ansible's native types would give it
+                    text = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    pass
+            resolved[key] = {"True": True, "False": False}.get(text, text) if isinstance(text, str) else text
     return resolved
 
 

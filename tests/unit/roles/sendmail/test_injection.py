@@ -10,6 +10,7 @@ exploits of the issue are regression tests of their own.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import string
@@ -30,7 +31,11 @@ TEMPLATES = {name: ENV.get_template(name) for name in ("sendmail.mc.j2", "submit
 RAW = {mode: role_vars("Debian", {"sendmail_mode": mode}) for mode in ("server", "client")}
 BASE = {mode: _resolve(ENV, RAW[mode]) for mode in RAW}
 # vars/main.yml values computed from the public variables the specs below change
-DERIVED = {"sendmail_tls_cert": "__sendmail_tls_verify_file", "sendmail_tls_ca_file": "__sendmail_tls_verify_file"}
+# (in the order they are computed: the certificate in use, then the CA file that defaults to it)
+DERIVED = {"sendmail_tls_cert": ("__sendmail_tls_cert", "__sendmail_tls_verify_file"),
+           "sendmail_tls_key": ("__sendmail_tls_key",),
+           "sendmail_tls_ca_file": ("__sendmail_tls_verify_file",),
+           "sendmail_listen_addresses": ("__sendmail_listen",)}
 BASE["client"]["sendmail_smart_host"] = "mail.my-site.com"
 # bounded and reproducible: every property test of this file together takes a few seconds
 PROPERTY = settings(max_examples=30, deadline=None, derandomize=True,
@@ -63,8 +68,9 @@ def values_with(mode, overrides):
     """The template's variables (Debian, MODE) with OVERRIDES, wired as vars/main.yml wires them."""
     values = dict(BASE[mode])
     values.update(overrides)
-    for name in set(DERIVED.get(key) for key in overrides) - {None}:
-        values[name] = ENV.from_string(RAW[mode][name]).render(**values).strip()
+    for name in dict.fromkeys(name for key in overrides for name in DERIVED.get(key, ())):
+        text = ENV.from_string(RAW[mode][name]).render(**values).strip()
+        values[name] = ast.literal_eval(text) if text[:1] == "[" else text
     if "sendmail_milters" in overrides:
         values["__sendmail_milters"] = values["sendmail_dependent_milters"] + overrides["sendmail_milters"]
     if "sendmail_masquerade_domains" in overrides:

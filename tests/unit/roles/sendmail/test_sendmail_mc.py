@@ -77,6 +77,25 @@ def test_server_on_chosen_nics():
     assert not any("MSA" in line or "AUTH" in line for line in lines)
 
 
+# A host with IPv6: loopback ::1, a global address and a link-local one (network facts).
+IPV6_FACTS = {"lo": {"ipv6": [{"address": "::1", "prefix": "128", "scope": "host"}]},
+              "all_ipv6_addresses": ["2001:db8::25", "fe80::1c2:3ff:fe45:6789"]}
+
+
+def test_server_on_every_interface_also_listens_on_each_ipv6_address_but_link_local():
+    lines = [line for line in mc(sendmail_mode="server", ansible_facts=IPV6_FACTS) if "Name=MTA" in line]
+    assert lines == ["DAEMON_OPTIONS(`Family=inet, Name=MTA-1, Port=25, M=A')dnl",
+                     "DAEMON_OPTIONS(`Family=inet6, Name=MTA-2, Port=25, M=A, Addr=::1')dnl",
+                     "DAEMON_OPTIONS(`Family=inet6, Name=MTA-3, Port=25, M=A, Addr=2001:db8::25')dnl"]
+
+
+def test_no_ipv6_daemon_when_switched_off_on_a_client_or_without_ipv6():
+    for overrides in ({"sendmail_mode": "server", "sendmail_listen_ipv6": False, "ansible_facts": IPV6_FACTS},
+                      {"sendmail_mode": "client", "sendmail_smart_host": "mail.my-site.com", "ansible_facts": IPV6_FACTS},
+                      {"sendmail_mode": "server", "ansible_facts": {"lo": {}, "all_ipv6_addresses": []}}):
+        assert not any("inet6" in line for line in mc(**overrides)), overrides
+
+
 def test_chapter_dnsbl_examples_one_entry_each():
     dnsbl = [
         {"zone": "ipwhois.rfc-ignorant.org",
