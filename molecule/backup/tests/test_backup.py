@@ -14,26 +14,12 @@ import json
 import pathlib
 
 import pytest
-import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
+from harness import lab_secrets
 
 SCENARIO = pathlib.Path(__file__).resolve().parents[1]
 OUT = "/var/tmp/backup-scenario"
 PROBE = "/usr/local/sbin/backup_probe.py"
 NEWER = "<backup-newer-1@my-site.com>"
-
-
-def lab_passwords():
-    """paul's and john1's plain passwords from the dovecot scenario's lab-only vault."""
-    dovecot = SCENARIO.parent / "dovecot"
-    vault = VaultLib([("default", VaultSecret((dovecot / "vault-password").read_bytes().strip()))])
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))
-    data = yaml.load((dovecot / "vars" / "secrets.yml").read_text(encoding="utf-8"), Loader=Loader)
-    return {user: vault.decrypt(data["lab_mail_passwords"][user]).decode() for user in ("paul", "john1")}
 
 
 def load(host, name):
@@ -48,7 +34,7 @@ def state(host):
 @pytest.fixture(scope="module")
 def inbox(host):
     """Every user's INBOX now, fetched over IMAPS on 127.0.0.1:993."""
-    result = host.run("python3 %s imap '%s'" % (PROBE, json.dumps({"users": lab_passwords()})))
+    result = host.run("python3 %s imap '%s'" % (PROBE, json.dumps({"users": lab_secrets.mail_passwords(("paul", "john1"))})))
     assert result.rc == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["errors"] == {}, data

@@ -10,14 +10,13 @@ selfsigned and files sources beside the live certificate.
 
 import datetime
 import json
-import pathlib
-import shlex
+
+from harness import tls_policy
 
 PORTS = (25, 465, 587, 993, 995)
 DIR = "/etc/ssl/homelab-mailserver"
 OUT = "/var/tmp/certificates"
 ROOT_PEM = f"{OUT}/pebble-root.pem"
-TLS_PROBE = (pathlib.Path(__file__).resolve().parents[3] / "tests" / "harness" / "tls_probe.py").read_text(encoding="utf-8")
 
 
 def probe(host, name="bigboy.my-site.com", ports=PORTS):
@@ -125,14 +124,7 @@ def test_forced_renewal_is_served_on_every_port_without_a_manual_restart(host):
 
 def test_tls_1_2_or_newer_on_every_port(host):
     """tests/harness/tls_probe.py: TLS 1.0 and 1.1 refused (its control proves the client speaks them)."""
-    result = host.run(f"python3 - {shlex.quote(json.dumps(list(PORTS)))} <<'PYEOF'\n{TLS_PROBE}\nPYEOF")
-    assert result.rc == 0, result.stderr
-    out = json.loads(result.stdout)
-    assert out["control TLSv1"] == "TLSv1" and out["control TLSv1_1"] == "TLSv1.1", out
-    for port in PORTS:
-        for version in ("TLSv1", "TLSv1_1"):
-            assert out[f"{port} {version}"][0].startswith("refused"), (port, version, out)
-        assert out[f"{port} default"][0] in ("TLSv1.2", "TLSv1.3"), (port, out)
+    tls_policy.assert_tls_1_2_or_newer(host, PORTS)
 
 
 SELF = "/var/tmp/selfsigned-proof"

@@ -13,7 +13,7 @@ import pathlib
 
 import pytest
 import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
+from harness import lab_secrets
 
 SCENARIO = pathlib.Path(__file__).resolve().parents[1]
 CERT = "/etc/dovecot/private/dovecot-server.pem"
@@ -28,32 +28,14 @@ def mail_sockets(found):
     return [s for s in found if not s.endswith(":4190")]
 
 
-class _VaultLoader(yaml.SafeLoader):
-    """YAML loader that keeps !vault values as their ciphertext."""
-
-
-_VaultLoader.add_constructor("!vault", lambda loader, node: ("vault", loader.construct_scalar(node)))
-
-
-def lab_passwords():
-    """The mail users' plain passwords from the lab-only vault (vars/secrets.yml)."""
-    secret = (SCENARIO / "vault-password").read_bytes().strip()
-    vault = VaultLib([("default", VaultSecret(secret))])
-    data = yaml.load((SCENARIO / "vars" / "secrets.yml").read_text(encoding="utf-8"), Loader=_VaultLoader)
-    return {user: vault.decrypt(value[1]).decode() for user, value in data["lab_mail_passwords"].items()}
-
-
 def chapter_subject():
     data = yaml.safe_load((SCENARIO / "vars" / "dovecot.yml").read_text(encoding="utf-8"))
     return data["lab_ssl_subject"]
 
 
-def quote(text):
-    return "'" + text.replace("'", "'\"'\"'") + "'"
-
 
 def probe(host, command, args):
-    result = host.run(f"python3 /usr/local/sbin/dovecot_probe.py {command} {quote(json.dumps(args))}")
+    result = host.run(f"python3 /usr/local/sbin/dovecot_probe.py {command} {lab_secrets.shell_quote(json.dumps(args))}")
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -75,7 +57,7 @@ def fingerprint(text):
 @pytest.fixture(scope="module")
 def exchange(host):
     """Mail sent over SMTP, fetched over IMAPS and POP3S, and every login case: one run in the container."""
-    return probe(host, "exchange", {"passwords": lab_passwords()})
+    return probe(host, "exchange", {"passwords": lab_secrets.mail_passwords()})
 
 
 @pytest.fixture(scope="module")

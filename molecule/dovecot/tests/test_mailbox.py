@@ -11,34 +11,16 @@ import pathlib
 import re
 
 import pytest
-import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
+from harness import lab_secrets
 
 SCENARIO = pathlib.Path(__file__).resolve().parents[1]
 
 
-class _VaultLoader(yaml.SafeLoader):
-    """YAML loader that keeps !vault values as their ciphertext."""
-
-
-_VaultLoader.add_constructor("!vault", lambda loader, node: ("vault", loader.construct_scalar(node)))
-
-
-def lab_passwords():
-    """The mail users' plain passwords from the lab-only vault (vars/secrets.yml)."""
-    secret = (SCENARIO / "vault-password").read_bytes().strip()
-    vault = VaultLib([("default", VaultSecret(secret))])
-    data = yaml.load((SCENARIO / "vars" / "secrets.yml").read_text(encoding="utf-8"), Loader=_VaultLoader)
-    return {user: vault.decrypt(value[1]).decode() for user, value in data["lab_mail_passwords"].items()}
-
-
-def quote(text):
-    return "'" + text.replace("'", "'\"'\"'") + "'"
-
 
 @pytest.fixture(scope="module")
 def box(host):
-    result = host.run(f"python3 /usr/local/sbin/mailbox_probe.py run {quote(json.dumps({'passwords': lab_passwords()}))}")
+    args = json.dumps({"passwords": lab_secrets.mail_passwords()})
+    result = host.run(f"python3 /usr/local/sbin/mailbox_probe.py run {lab_secrets.shell_quote(args)}")
     assert result.rc == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -7,13 +7,13 @@ by name is tried from (the lab name server answers their PTR records).
 """
 
 import json
-import pathlib
 import re
 import textwrap
 import time
 import uuid
 
 import pytest
+from harness import tls_policy
 
 SMTP_CLIENT = r'''
 import json, smtplib, sys
@@ -525,23 +525,12 @@ def test_submission_relays_only_after_auth_over_tls(host, paul_password):
 
 # --- TLS policy and where AUTH is offered ---------------------------------------------------
 
-TLS_PROBE = (pathlib.Path(__file__).resolve().parents[3] / "tests" / "harness" / "tls_probe.py").read_text(encoding="utf-8")
 TLS_PORTS = [25, 587, 465]
 
 
 def test_tls_1_2_or_newer_on_every_port_and_auth_on_submission_only(host):
     """The probe (tests/harness/tls_probe.py) first proves its client can speak TLS 1.0 and 1.1."""
-    result = host.run(f"python3 - {quote(json.dumps(TLS_PORTS))} <<'PYEOF'\n{TLS_PROBE}\nPYEOF")
-    assert result.rc == 0, result.stderr
-    out = json.loads(result.stdout)
-    assert out["control TLSv1"] == "TLSv1" and out["control TLSv1_1"] == "TLSv1.1", out
-    for port in TLS_PORTS:
-        for version in ("TLSv1", "TLSv1_1"):
-            assert out[f"{port} {version}"][0].startswith("refused"), (port, version, out)
-        assert out[f"{port} default"][0] in ("TLSv1.2", "TLSv1.3"), (port, out)
-    # AUTH: never on the MTA port, and on submission only after STARTTLS
-    assert out["25 default"][1:] == [False, False], out
-    assert out["587 default"][1:] == [False, True], out
+    tls_policy.assert_auth_on_submission_only(tls_policy.assert_tls_1_2_or_newer(host, TLS_PORTS))
 
 
 def test_certificates_verify_against_the_servers_own_certificate_only(host):
