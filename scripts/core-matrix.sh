@@ -113,6 +113,11 @@ trap 'exit 143' TERM
 
 ca=/etc/ssl/certs/ca-certificates.crt
 [ -r "$ca" ] || { echo "core-matrix: no CA bundle at $ca" >&2; exit 1; }
+# the collection's declared dependency (galaxy.yml), as requirements.txt's ansible package
+# ships it (no collection server is reachable here), where ansible.cfg's
+# collections_path looks last: /usr/share/ansible/collections
+crypto="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections/community/crypto"
+[ -d "$crypto" ] || { echo "core-matrix: no community.crypto at $crypto (run scripts/bootstrap.sh)" >&2; exit 1; }
 
 failed=()
 for leg in "${legs[@]}"; do
@@ -139,6 +144,7 @@ for leg in "${legs[@]}"; do
       -v "$ca:/run/host-ca/ca-certificates.crt:ro" -e PIP_CERT=/run/host-ca/ca-certificates.crt \
       -v "$cache/apt-archives:/var/cache/apt/archives" -v "$cache/apt-lists:/var/lib/apt/lists" \
       -v "$cache/pip:/root/.cache/pip" \
+      -v "$crypto:/usr/share/ansible/collections/ansible_collections/community/crypto:ro" \
       -v "$img/venv-$leg:/opt/venv" -v "$img/ansible-test-venv:/root/.ansible/test/venv" \
       "$image" bash -c "$inner" bash "$leg"; } &
   if wait $!; then
