@@ -33,7 +33,6 @@ def chapter_subject():
     return data["lab_ssl_subject"]
 
 
-
 def probe(host, command, args):
     result = host.run(f"python3 /usr/local/sbin/dovecot_probe.py {command} {lab_secrets.shell_quote(json.dumps(args))}")
     assert result.rc == 0, result.stderr

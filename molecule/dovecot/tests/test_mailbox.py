@@ -16,7 +16,6 @@ from harness import lab_secrets
 SCENARIO = pathlib.Path(__file__).resolve().parents[1]
 
 
-
 @pytest.fixture(scope="module")
 def box(host):
     args = json.dumps({"passwords": lab_secrets.mail_passwords()})
