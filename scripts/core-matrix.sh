@@ -50,6 +50,9 @@ if [ "$(cat /opt/venv/.pins 2>/dev/null)" != "$pins" ]; then
   echo "$pins" >/opt/venv/.pins
 fi
 export PATH=/opt/venv/bin:$PATH
+site=$(python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")
+rm -rf "$site/ansible_collections/community/crypto" && mkdir -p "$site/ansible_collections/community"
+cp -a /run/host-collections/community/crypto "$site/ansible_collections/community/crypto"
 pip check >/dev/null || { pip check; echo "core-matrix: the pins of $leg are inconsistent"; exit 1; }
 py=$(python -c "import sys; print(\"%d.%d\" % sys.version_info[:2])")
 core=$(python -c "import ansible; print(ansible.__version__)")
@@ -114,8 +117,8 @@ trap 'exit 143' TERM
 ca=/etc/ssl/certs/ca-certificates.crt
 [ -r "$ca" ] || { echo "core-matrix: no CA bundle at $ca" >&2; exit 1; }
 # the collection's declared dependency (galaxy.yml), as requirements.txt's ansible package
-# ships it (no collection server is reachable here), where ansible.cfg's
-# collections_path looks last: /usr/share/ansible/collections
+# ships it (no collection server is reachable here): copied into the leg's venv, where the
+# unit tests' ansible-playbook finds it as on the host (in site-packages)
 crypto="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections/community/crypto"
 [ -d "$crypto" ] || { echo "core-matrix: no community.crypto at $crypto (run scripts/bootstrap.sh)" >&2; exit 1; }
 
@@ -144,7 +147,7 @@ for leg in "${legs[@]}"; do
       -v "$ca:/run/host-ca/ca-certificates.crt:ro" -e PIP_CERT=/run/host-ca/ca-certificates.crt \
       -v "$cache/apt-archives:/var/cache/apt/archives" -v "$cache/apt-lists:/var/lib/apt/lists" \
       -v "$cache/pip:/root/.cache/pip" \
-      -v "$crypto:/usr/share/ansible/collections/ansible_collections/community/crypto:ro" \
+      -v "$crypto:/run/host-collections/community/crypto:ro" \
       -v "$img/venv-$leg:/opt/venv" -v "$img/ansible-test-venv:/root/.ansible/test/venv" \
       "$image" bash -c "$inner" bash "$leg"; } &
   if wait $!; then
