@@ -19,7 +19,8 @@ description:
     that the TLS ports of O(smtp_address) serve (25 and 587 after STARTTLS, 465, 993, 995), name the
     FQDN, are not about to expire, and are one and the same current certificate on every port; the
     expected ports listen; the mail log has no C(SYSERR), C(panic) or C(not qualified) lines; the DNS
-    records the mail domains need (O(dns_records)) are published; system mail (C(sendmail root), cron)
+    records the mail domains need (O(dns_records)) are published, and every AAAA of the host's name is an
+    address here that the MTA listens on; system mail (C(sendmail root), cron)
     is not sent to an address that a domain catch-all refuses (C(system_mail)).
   - Reads only. The relay probe is an SMTP session that ends with C(RSET) and C(QUIT) after C(RCPT);
     it never sends C(DATA), so no mail is queued even by an open relay.
@@ -38,7 +39,7 @@ options:
     elements: str
     choices: [hosts_fqdn_first, fqdn_qualified, smtp_banner, sendmail_cf_fresh, maps_fresh, aliases_fresh,
               no_open_relay, dovecot_mail_location, certificate_expiry, listening, mail_log_errors, dns_published,
-              system_mail]
+              aaaa_listening, system_mail]
   smtp_address:
     description: Address of the SMTP daemon to test.
     type: str

@@ -12,6 +12,7 @@ it sees imported, so they cannot be discovered at run time.
 """
 
 from ansible_collections.homelab.mailserver.plugins.module_utils._doctor import (
+    aaaa_listening,
     aliases_fresh,
     certificate_expiry,
     dns_published,
@@ -31,7 +32,8 @@ from ansible_collections.homelab.mailserver.plugins.module_utils._doctor._common
 # In the order the checks run when the module's checks option is not given.
 UNITS = (
     hosts_fqdn_first, fqdn_qualified, smtp_banner, sendmail_cf_fresh, maps_fresh, aliases_fresh, no_open_relay,
-    dovecot_mail_location, certificate_expiry, listening, mail_log_errors, dns_published, system_mail,
+    dovecot_mail_location, certificate_expiry, listening, mail_log_errors, dns_published, aaaa_listening,
+    system_mail,
 )
 REGISTRY = {unit.CHECK.name: unit.CHECK for unit in UNITS}
 

@@ -24,7 +24,7 @@ def chapter_sections():
 
 def test_registry_is_the_units_in_order():
     assert NAMES == [unit.CHECK.name for unit in _doctor.UNITS]
-    assert len(NAMES) == len(set(NAMES)) == 13
+    assert len(NAMES) == len(set(NAMES)) == 14
     assert NAMES[0] == "hosts_fqdn_first" and NAMES[-1] == "system_mail"
     for unit in _doctor.UNITS:
         assert isinstance(unit.CHECK, Check)
