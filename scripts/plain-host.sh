@@ -130,7 +130,12 @@ say "the doctor's DNS check (dns_published) is skipped: mail_doctor_check_dns=fa
 if ! ansible-playbook -i "$inventory" playbooks/verify.yml -e mail_doctor_check_dns=false >"$logs/doctor.log" 2>&1; then
   grep -E '^ *"(CHECK|[a-z_]+ +(ok|PROBLEM|FAIL|not ok|n/a|-))' "$logs/doctor.log" | head -n 40 || true
   tail -n 30 "$logs/doctor.log"
-  fail "the doctor found a problem (log: $logs/doctor.log)"
+  # what the daemons' units say, for the log: a daemon that died after the converge shows here
+  for name in "$trixie" "$bookworm"; do
+    podman exec "$name" bash -c 'systemctl --no-pager status sendmail dovecot; journalctl --no-pager -n 60 -u sendmail' \
+      >"$logs/units-$name.log" 2>&1 || true
+  done
+  fail "the doctor found a problem (log: $logs/doctor.log; units: $logs/units-*.log)"
 fi
 step "the doctor passed on both hosts"
 
