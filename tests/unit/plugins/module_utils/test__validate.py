@@ -268,6 +268,11 @@ TABLE = {
         ("0M", False), ("01G", False), ("1.5G", False), ("1g", False), ("1GB", False), ("-1", False), ("unlimited", False),
         ("1 G", False), (100, False),
     ],
+    "systemd_unit": [
+        ("sendmail", True), ("opendkim.service", True), ("stunnel@homelab-relay", True), ("milter-greylist", True),
+        ("pyspf-milter", True), ("x" * 100, True), ("x" * 101, False), ("-sendmail", False), ("send mail", False),
+        ("sendmail;reboot", False), ("$(reboot)", False), ("a/b", False), (".hidden", False), (25, False),
+    ],
 }
 # Kinds of text that span lines: a newline is part of a good value.
 MULTILINE = {"sieve_script"}
