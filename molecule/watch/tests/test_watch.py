@@ -117,8 +117,13 @@ def story(host):
 
         # clear every condition; the queue's thresholds stay at 0 messages and 5 s: the queue must empty
         run(host, "systemctl start dovecot smtp-sink")
-        run(host, "/usr/sbin/sendmail-mta -q")
-        record["queue_after_delivery"] = wait_queue_empty(host)
+        # sendmail remembers 127.0.0.3 as down (its host status cache): forget that, then run the queue
+        host.run("/usr/sbin/sendmail-mta -bH")
+        for _attempt in range(6):
+            run(host, "/usr/sbin/sendmail-mta -q")
+            if wait_queue_empty(host, timeout=20) == 0:
+                break
+        record["queue_after_delivery"] = wait_queue_empty(host, timeout=1)
         write_config(host, dict(config, queue=planted["queue"]))
         run(host, "touch %s", BACKUP_LAST)
         run(host, "rm -f %s && systemctl restart dnsmasq", DNSBL_CONF)
@@ -161,16 +166,16 @@ def test_one_problem_mail_per_condition(story):
 
 
 def test_the_problem_mails_say_what_how_much_and_what_to_do(story):
-    bodies = {SUBJECT_RE.match(m["subject"]).group(2): m["body"] for m in story["problems"]}
+    bodies = {SUBJECT_RE.match(m["subject"]).group(2): " ".join(m["body"].split()) for m in story["problems"]}
     expected = {
-        "queue_size": ["Measured:      1 messages", "Threshold:     at most 0 messages", "mailq"],
-        "queue_age": ["Threshold:     at most 5 s (5s)", "has waited", "sendmail -q"],
-        "certificate_expiry port 25": ["days left", "Threshold:     at least 100000 days left", "Renew the certificate"],
-        "certificate_expiry port 993": ["no certificate", "not listening", "Start the daemon that serves this port"],
-        "service dovecot": ["Measured:      inactive", "Threshold:     active", "systemctl start"],
-        "disk_free /var/mail": ["% free", "Threshold:     at least 100% free", "Free space"],
+        "queue_size": ["Measured: 1 messages", "Threshold: at most 0 messages", "mailq"],
+        "queue_age": ["Threshold: at most 5 s (5s)", "has waited", "sendmail -q"],
+        "certificate_expiry port 25": ["days left", "Threshold: at least 100000 days left", "Renew the certificate"],
+        "certificate_expiry port 993": ["Measured: no certificate", "not listening", "Start the daemon that serves this port"],
+        "service dovecot": ["Measured: inactive", "Threshold: active", "systemctl start"],
+        "disk_free /var/mail": ["% free", "Threshold: at least 100% free", "Free space"],
         "dnsbl 127.0.0.9 dnsbl.example": ["9.0.0.127.dnsbl.example answers 127.0.0.2", "delist"],
-        "backup_age": ["Threshold:     at most 26 hours", "homelab-mailserver-backup"],
+        "backup_age": ["Threshold: at most 26 hours", "homelab-mailserver-backup"],
     }
     for check, texts in expected.items():
         for text in texts:
@@ -187,7 +192,7 @@ def test_no_mail_while_nothing_changes(story):
 def test_one_resolved_mail_per_condition(story):
     assert story["queue_after_delivery"] == 0
     assert_one_mail_per_condition(story["resolved"], "RESOLVED")
-    assert all("It was a problem since" in m["body"] for m in story["resolved"])
+    assert all(re.search(r"^Bad since: ", m["body"], re.M) for m in story["resolved"])
 
 
 def test_the_journal_has_each_change(story):

@@ -9,6 +9,7 @@ import email
 import json
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -86,7 +87,7 @@ def test_bad_mails_once_stays_quiet_then_resolves_once(script, tmp_path, monkeyp
                                      "PROBLEM: service dovecot on bigboy.my-site.com"]
     resolved = next(m for m in outbox if "RESOLVED" in m["Subject"])
     body = resolved.get_content()
-    assert "It was a problem since" in body and "3m" in body  # since NOW + 60, resolved at NOW + 240
+    assert re.search(r"^Bad since: +.* UTC \(3m\)$", body, re.M), body  # since NOW + 60, resolved at NOW + 240
     state = json.loads((tmp_path / "state" / "state.json").read_text())
     assert state["checks"]["queue_age"]["state"] == "ok" and state["checks"]["service dovecot"]["state"] == "problem"
     script.check(cfg, NOW + 300, outbox, verdicts(script, queue_age="ok", service_dovecot="problem"))
@@ -139,8 +140,11 @@ def test_the_problem_mail_says_what_where_how_much_and_what_to_do(script, tmp_pa
     assert message["Subject"] == "[homelab-mailserver watch] PROBLEM: some check on bigboy.my-site.com"
     assert message["To"] == "postmaster" and message["Auto-Submitted"] == "auto-generated"
     body = message.get_content()
-    for text in ("what is wrong here", "Measured:      42 things", "Threshold:     at most 7", script.ADVICE[kind]):
-        assert text in body
+    assert all(len(line) <= 78 for line in body.splitlines()), body
+    assert "Measured:      42 things\nThreshold:     at most 7\n" in body
+    flat = " ".join(body.split())
+    for text in ("What is wrong: what is wrong here", "What to do: " + script.ADVICE[kind]):
+        assert text in flat
     assert script.ADVICE[kind].count(". ") == 0 and script.ADVICE[kind].endswith(".")  # one sentence
 
 
