@@ -30,7 +30,7 @@ INTERNAL = {
     "state_file": "/var/lib/homelab-mailserver/watch/state.json",
     "module_utils_path": "/usr/local/lib/homelab-mailserver/python",
     "sendmail": ["/usr/sbin/sendmail", "-oi", "-t"],
-    "log_identifiers": {"mta": ["sm-mta"], "spam": ["spamd"], "greylist": ["milter-greylist"], "junk": ["dovecot"]},
+    "log_identifiers": {"mta": ["sm-mta", "sendmail"], "spam": ["spamd"], "greylist": ["milter-greylist"], "junk": ["dovecot"]},
     "timeout": 10,
 }
 BASE = {**{name.removeprefix("watch_"): value for name, value in DEFAULTS.items()}, **INTERNAL}
