@@ -78,16 +78,7 @@ def _paths(where, value, errors):
 
 
 def _names(where, value, pattern, valid, errors):
-    if not isinstance(value, list):
-        errors.add(where, value, valid)
-        return []
-    out = []
-    for index, item in enumerate(value):
-        if not V.is_str(item) or pattern.fullmatch(item) is None:
-            errors.add(f"{where}[{index}]", item, valid)
-        elif item not in out:
-            out.append(item)
-    return out
+    return errors.items(where, value, lambda item: V.is_str(item) and pattern.fullmatch(item) is not None, valid)
 
 
 def _path(where, value, errors):

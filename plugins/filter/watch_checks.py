@@ -44,20 +44,6 @@ def _count(where, value, errors, least=0, most=None, valid=VALID_COUNT):
     return None
 
 
-def _list(where, value, is_item, valid, errors):
-    """The valid items of list VALUE, once each; every bad item named by its index."""
-    if not isinstance(value, list):
-        errors.add(where, value, valid)
-        return []
-    out = []
-    for index, item in enumerate(value):
-        if not is_item(item):
-            errors.add(f"{where}[{index}]", item, valid)
-        elif item not in out:
-            out.append(item)
-    return out
-
-
 def _path(where, value, errors, empty_ok=False):
     if empty_ok and value == "":
         return ""
@@ -97,22 +83,21 @@ def watch_config(settings):
                        "max_messages": _count("watch_queue_max_messages", settings.get("queue_max_messages"), errors),
                        "max_age_seconds": max_age}
     config["tls"] = {"address": TLS_ADDRESS,
-                     "ports": _list("watch_tls_ports", settings.get("tls_ports"),
-                                    lambda p: V.is_port(p) and p in TLS_PORTS, VALID_TLS_PORTS, errors),
+                     "ports": errors.items("watch_tls_ports", settings.get("tls_ports"),
+                                           lambda p: V.is_port(p) and p in TLS_PORTS, VALID_TLS_PORTS),
                      "min_days": _count("watch_cert_min_days", settings.get("cert_min_days"), errors),
                      "timeout": _count("watch_config input timeout", settings.get("timeout"), errors, least=1)}
-    services = _list("watch_services", settings.get("services"), V.is_systemd_unit, VALID_UNITS, errors)
-    dependent = _list("watch_dependent_services", settings.get("dependent_services"), V.is_systemd_unit, VALID_UNITS,
-                      errors)
+    services = errors.items("watch_services", settings.get("services"), V.is_systemd_unit, VALID_UNITS)
+    dependent = errors.items("watch_dependent_services", settings.get("dependent_services"), V.is_systemd_unit,
+                             VALID_UNITS)
     config["services"] = services + [unit for unit in dependent if unit not in services]
-    config["disk"] = {"paths": _list("watch_disk_paths", settings.get("disk_paths"),
-                                     is_path, VALID_PATHS, errors),
+    config["disk"] = {"paths": errors.items("watch_disk_paths", settings.get("disk_paths"), is_path, VALID_PATHS),
                       "min_free_percent": _count("watch_disk_min_free_percent", settings.get("disk_min_free_percent"),
                                                  errors, most=100, valid=VALID_PERCENT)}
-    config["dnsbl"] = {"addresses": _list("watch_dnsbl_addresses", settings.get("dnsbl_addresses"),
-                                          lambda a: V.is_ip_address(a) and ":" not in a, VALID_IPV4, errors),
-                       "zones": _list("watch_dnsbl_zones", settings.get("dnsbl_zones"), V.is_dnsbl_zone, VALID_ZONES,
-                                      errors)}
+    config["dnsbl"] = {"addresses": errors.items("watch_dnsbl_addresses", settings.get("dnsbl_addresses"),
+                                                 lambda a: V.is_ip_address(a) and ":" not in a, VALID_IPV4),
+                       "zones": errors.items("watch_dnsbl_zones", settings.get("dnsbl_zones"), V.is_dnsbl_zone,
+                                             VALID_ZONES)}
     config["backup"] = {"status_file": _path("watch_backup_status_file", settings.get("backup_status_file"), errors,
                                              empty_ok=True),
                         "max_age_hours": _count("watch_backup_max_age_hours", settings.get("backup_max_age_hours"),
@@ -127,8 +112,8 @@ def watch_config(settings):
     identifiers = settings.get("log_identifiers")
     groups = ("mta", "spam", "greylist", "junk")
     if isinstance(identifiers, dict) and set(identifiers) == set(groups):
-        config["log_identifiers"] = {group: _list(f"watch_config input log_identifiers.{group}", identifiers[group],
-                                                  V.is_systemd_unit, VALID_UNITS, errors) for group in groups}
+        config["log_identifiers"] = {group: errors.items(f"watch_config input log_identifiers.{group}", identifiers[group],
+                                                         V.is_systemd_unit, VALID_UNITS) for group in groups}
     else:
         errors.add("watch_config input log_identifiers", identifiers, "a dictionary of lists: " + ", ".join(groups))
     if errors:

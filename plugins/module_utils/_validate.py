@@ -98,7 +98,8 @@ Error shape
 ``Problems``
     A list of such messages: ``Problems.add(where, value, valid)`` appends one,
     ``Problems.check(check_K, value, where, *context) -> bool`` appends the checker's message if
-    there is one and says whether the value was valid.
+    there is one and says whether the value was valid; ``Problems.items(where, value, is_K, valid)``
+    keeps the good items of a list once each and names each bad one by its index.
 
 Other helpers: ``is_str(value)``, ``one_line(value)`` (non-empty text without control characters
 other than tab), ``name_reason(value, host=True)`` (why a name is not one, or None),
@@ -137,6 +138,20 @@ class Problems(list):
         if message:
             self.append(message)
         return message is None
+
+    def items(self, where, value, is_item, valid):
+        """The items of list VALUE that IS_ITEM accepts, each once, in order; a VALUE that is not a list,
+        and each refused item (named ``where[index]``), is a problem with VALID as what is valid."""
+        if not isinstance(value, list):
+            self.add(where, value, valid)
+            return []
+        out = []
+        for index, item in enumerate(value):
+            if not is_item(item):
+                self.add(f"{where}[{index}]", item, valid)
+            elif item not in out:
+                out.append(item)
+        return out
 
 
 def is_str(value):

@@ -376,6 +376,10 @@ def test_problem_shape_and_collector():
     assert problems == [V.check_domain("bad..com", "x[0]"), V.check_access_value("OK", "y", "Spam:abuse@"),
                         "z: 5 is not valid: a string"]
     assert "label 'a_b' is not 1-63 letters, digits or inner hyphens" in V.check_hostname("a_b.com", "h")
+    items = V.Problems()
+    assert items.items("ports", [25, 25, "x", 465], V.is_port, "a port") == [25, 465]
+    assert items.items("units", "sendmail", V.is_systemd_unit, "a list") == []
+    assert items == ["ports[2]: 'x' is not valid: a port", "units: 'sendmail' is not valid: a list"]
 
 
 def test_dkim_txt_value():
