@@ -137,7 +137,7 @@ def story(host):
         run(host, "systemctl start homelab-mailserver-watch-summary.service")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            summaries = [m for m in mails(host) if "daily summary" in m["subject"]]
+            summaries = [m for m in mails(host) if "daily summary" in m["subject"] and m["id"] not in seen]
             if summaries:
                 break
             time.sleep(1)
