@@ -11,19 +11,18 @@ from ansible_collections.homelab.mailserver.plugins.module_utils import _validat
 # Documentation: backup_config.yml beside this file (ansible-doc -t filter homelab.mailserver.backup_config).
 
 # Kinds _validate.py does not have, kept here: restic's repository (a path on the host or sftp), a systemd
-# calendar expression (OnCalendar=; the role checks it again with systemd-analyze calendar), a systemd unit
-# name, a process name, a restic snapshot id, and the retention counts with at least one of them above 0.
+# calendar expression (OnCalendar=; the role checks it again with systemd-analyze calendar), a process name,
+# a restic snapshot id, and the retention counts with at least one of them above 0. Unit names and durations
+# are _validate's (systemd_unit, duration_seconds), shared with the watch role's filter.
 # The shapes restic's sftp backend reads: sftp:[user@]host:/path and sftp://[user@]host[:port]//path.
 SFTP_RE = re.compile(r"sftp:(?:([a-z_][a-z0-9_.-]{0,31})@)?([^:/@\[\]]+|\[[0-9A-Fa-f:.]+\]):(/[A-Za-z0-9._+/-]*)")
 SFTP_URL_RE = re.compile(r"sftp://(?:([a-z_][a-z0-9_.-]{0,31})@)?([^:/@\[\]]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?/(/?[A-Za-z0-9._+/-]*)")
 CALENDAR_RE = re.compile(r"[A-Za-z0-9*:,./~ -]{1,100}")
-UNIT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}")
+UNIT_RE = V.SYSTEMD_UNIT_RE
 PROCESS_RE = re.compile(r"[A-Za-z0-9._-]{1,15}")
 SNAPSHOT_RE = re.compile(r"latest|[0-9a-f]{8,64}")
 KEEP = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 PATH_KINDS = ("mail", "queue", "keys", "config", "bayes", "extra")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART_RE = re.compile(r"([0-9]+)([smhdw]?)")
 
 VALID_REPOSITORY = ("a restic repository: an absolute path on the host (/var/backups/homelab-mailserver/restic), "
                     "sftp:[user@]host:/path or sftp://[user@]host[:port]//path (path characters as for an absolute path)")
@@ -39,13 +38,8 @@ VALID_SNAPSHOT = "latest, or a restic snapshot id (8 to 64 lower-case hexadecima
 VALID_TIMEOUT = "a whole number of seconds, 1 or more"
 
 
-def seconds(value):
-    """The seconds of a valid duration ('1h30m' -> 5400); None when VALUE is not one."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not V.is_duration(value):
-        return None
-    return sum(int(number) * _UNIT_SECONDS[unit or "s"] for number, unit in _PART_RE.findall(value))
+# The seconds of a valid duration ('1h30m' -> 5400); None when VALUE is not one.
+seconds = V.duration_seconds
 
 
 def is_repository(value):
@@ -84,16 +78,7 @@ def _paths(where, value, errors):
 
 
 def _names(where, value, pattern, valid, errors):
-    if not isinstance(value, list):
-        errors.add(where, value, valid)
-        return []
-    out = []
-    for index, item in enumerate(value):
-        if not V.is_str(item) or pattern.fullmatch(item) is None:
-            errors.add(f"{where}[{index}]", item, valid)
-        elif item not in out:
-            out.append(item)
-    return out
+    return errors.items(where, value, lambda item: V.is_str(item) and pattern.fullmatch(item) is not None, valid)
 
 
 def _path(where, value, errors):

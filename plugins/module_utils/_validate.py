@@ -73,6 +73,7 @@ sasl_login         a SASL login name (authinfo ``"U:..."``): 1-255 printable ASC
 sieve_script       Sieve script text (Dovecot's global and default scripts): lines of text, tab, CR and LF the
                    only control characters, not blank, at most 65536 characters; ``sievec`` compiles it on the host
 quota_size         Dovecot quota limit: ``0`` (none) or whole bytes with an optional unit K, M, G, T (``500M``)
+systemd_unit       systemd unit name: ``sendmail``, ``opendkim.service``, ``stunnel@relay`` (letters, digits, ``_.@-``)
 =================  ==========================================================================
 
 Secrets
@@ -97,11 +98,12 @@ Error shape
 ``Problems``
     A list of such messages: ``Problems.add(where, value, valid)`` appends one,
     ``Problems.check(check_K, value, where, *context) -> bool`` appends the checker's message if
-    there is one and says whether the value was valid.
+    there is one and says whether the value was valid; ``Problems.items(where, value, is_K, valid)``
+    keeps the good items of a list once each and names each bad one by its index.
 
 Other helpers: ``is_str(value)``, ``one_line(value)`` (non-empty text without control characters
 other than tab), ``name_reason(value, host=True)`` (why a name is not one, or None),
-``parse_milter_socket(value) -> dict | None``, ``access_tag(key)``, the access map reasons
+``parse_milter_socket(value) -> dict | None``, ``duration_seconds(value)`` (a duration's seconds, or None), ``access_tag(key)``, the access map reasons
 ``access_key_reason(key)``, ``access_value_reason(value, key)``, ``host_reason(text)``,
 ``address_reason(text)``, ``relay_key_reason(key)``, ``smtp_error_reason(text, prefix)``, ``cidr_hint(text)`` (used by the
 sendmail map module), ``is_dkim_record(value)`` and ``dkim_txt_value(text) -> str | None`` (the
@@ -136,6 +138,20 @@ class Problems(list):
         if message:
             self.append(message)
         return message is None
+
+    def items(self, where, value, is_item, valid):
+        """The items of list VALUE that IS_ITEM accepts, each once, in order; a VALUE that is not a list,
+        and each refused item (named ``where[index]``), is a problem with VALID as what is valid."""
+        if not isinstance(value, list):
+            self.add(where, value, valid)
+            return []
+        out = []
+        for index, item in enumerate(value):
+            if not is_item(item):
+                self.add(f"{where}[{index}]", item, valid)
+            elif item not in out:
+                out.append(item)
+        return out
 
 
 def is_str(value):
@@ -395,6 +411,19 @@ check_message = _checker(is_message, VALID_MESSAGE)
 check_map_value = _checker(is_map_value, VALID_MAP_VALUE)
 check_abs_path = _checker(is_abs_path, VALID_ABS_PATH)
 check_duration = _checker(is_duration, VALID_DURATION)
+_DURATION_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_PART_RE = re.compile(r"([0-9]+)([smhdw]?)")
+
+
+def duration_seconds(value):
+    """The seconds of a valid duration ('1h30m' -> 5400; an int counts as seconds); None when VALUE is not one."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not is_duration(value):
+        return None
+    return sum(int(number) * _DURATION_UNIT_SECONDS[unit or "s"] for number, unit in _DURATION_PART_RE.findall(value))
+
+
 check_queue_interval = _checker(is_queue_interval, VALID_QUEUE_INTERVAL)
 check_file_mode = _checker(is_file_mode, VALID_FILE_MODE)
 check_sasl_mechanism = _checker(is_sasl_mechanism, VALID_SASL_MECHANISM)
@@ -953,6 +982,18 @@ check_sieve_script = _checker(is_sieve_script, VALID_SIEVE_SCRIPT)
 check_quota_size = _checker(is_quota_size, VALID_QUOTA_SIZE)
 
 
+# ---------------------------------------------------------------- systemd
+SYSTEMD_UNIT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}")
+VALID_SYSTEMD_UNIT = "a systemd unit name (sendmail, dovecot, opendkim.service): letters, digits and _ . @ -"
+
+
+def is_systemd_unit(value):
+    return is_str(value) and SYSTEMD_UNIT_RE.fullmatch(value) is not None
+
+
+check_systemd_unit = _checker(is_systemd_unit, VALID_SYSTEMD_UNIT)
+
+
 # ---------------------------------------------------------------- registry
 KINDS = {
     name: (globals()["is_" + name], globals()["check_" + name])
@@ -963,6 +1004,6 @@ KINDS = {
         "milter_name", "macro_name", "ip_address", "ip_network", "ipv4_prefix", "port", "file_mode",
         "dovecot_setting", "sa_option", "sa_language", "sa_locale", "m4_text", "smtp_text", "smart_host", "count",
         "cipher_list", "setting_name", "milter_peer", "relay_domain", "relay_key", "relay_host", "sasl_login",
-        "sieve_script", "quota_size",
+        "sieve_script", "quota_size", "systemd_unit",
     )
 }

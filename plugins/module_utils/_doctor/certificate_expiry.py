@@ -77,14 +77,37 @@ def _inspect(run, openssl, path=None, pem=None):
     return fields, ""
 
 
+def days_left(not_after, now):
+    """Whole days from NOW until openssl's notAfter text ('Jan  1 00:00:00 2030 GMT'); None when unreadable."""
+    try:
+        when = datetime.datetime.strptime(" ".join(not_after.split()[:4]), "%b %d %H:%M:%S %Y")
+    except ValueError:
+        return None
+    return (when.replace(tzinfo=UTC) - now).days
+
+
+def served_days_left(address, port, timeout, run, openssl, now=None):
+    """(days, text) of the certificate PORT (one of TLS_PORTS) serves on ADDRESS: the days it has left and its
+    serial and end date; (None, why not) when the port gives no certificate that openssl can read.
+    The watch role's script runs this on the host (roles/watch), with the run of its own."""
+    pem, why = served_certificate(address, port, dict(TLS_PORTS)[port], timeout)
+    if not pem:
+        return None, why
+    fields, why = _inspect(run, openssl, pem=pem)
+    if not fields:
+        return None, why
+    days = days_left(fields["not_after"], now or datetime.datetime.now(UTC))
+    if days is None:
+        return None, "notAfter %r unreadable" % fields["not_after"]
+    return days, "serial %s, expires %s, in %d days" % (fields["serial"], fields["not_after"], days)
+
+
 def _judge(fields, fqdn, now, warn_days):
     """(ok, text): days left and whether the names cover FQDN."""
     end = fields["not_after"]
-    try:
-        when = datetime.datetime.strptime(" ".join(end.split()[:4]), "%b %d %H:%M:%S %Y")
-    except ValueError:
+    days = days_left(end, now)
+    if days is None:
         return False, "notAfter %r unreadable" % end
-    days = (when.replace(tzinfo=UTC) - now).days
     ok = days >= warn_days
     note = "expired" if days < 0 else "fewer than %d days left" % warn_days if days < warn_days else "ok"
     text = "expires %s, in %d days (%s)" % (end, days, note)

@@ -6,6 +6,8 @@ Imported by tests/unit/roles/<role>/test_*.py (tests/unit/roles is on sys.path t
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import os
 import pathlib
@@ -62,3 +64,63 @@ def run_playbook(tmp_path, hosts, playbook, group="mail_servers", timeout=600):
     proc = subprocess.run([ansible, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml")],
                           capture_output=True, text=True, env=env, check=False, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def load_script(path, name):
+    """A role's script (roles/<role>/files/, Python without a .py name) imported as module NAME."""
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def strings(node):
+    """Every string in NODE, a filter's output of nested dictionaries and lists."""
+    if isinstance(node, dict):
+        for item in node.values():
+            yield from strings(item)
+    elif isinstance(node, list):
+        for item in node:
+            yield from strings(item)
+    elif isinstance(node, str):
+        yield node
+
+
+def checked_render_playbook(role, what, render_tasks, wiring=False):
+    """A playbook for the mail_servers group, a template for str.format (so '{{{{ x }}}}' in RENDER_TASKS):
+    ROLE's validate entry point as site.yml's first play runs it, then RENDER_TASKS (YAML text, tasks indented
+    for a block); a failure's message goes to OUT/<host>.failed instead. WIRING: the play loads site.yml's
+    playbooks/vars/mail_server_wiring.yml."""
+    vars_files = "\n  vars_files:\n    - {root}/playbooks/vars/mail_server_wiring.yml" if wiring else ""
+    return ("""
+- name: The ROLE role's checks and WHAT, on this machine
+  hosts: mail_servers
+  gather_facts: false""" + vars_files + """
+  tasks:
+    - name: Check the variables, render WHAT; note the failure
+      block:
+        - name: Check the ROLE variables as site.yml's first play does
+          ansible.builtin.include_role:
+            name: homelab.mailserver.ROLE
+            tasks_from: validate
+            public: true
+""" + render_tasks.rstrip("\n") + """
+      rescue:
+        - name: Write the failure
+          ansible.builtin.copy:
+            dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.failed"
+            mode: "0644"
+            content: "{{{{ ansible_failed_result.msg }}}}"
+""").replace("ROLE", role).replace("WHAT", what)
+
+
+def play_cases(tmp_path, cases, playbook, suffixes):
+    """Run PLAYBOOK (a checked_render_playbook, formatted here) with one local host per case of CASES
+    ({name: (inventory, expected)}); (output, {suffix: {host: text of OUT/<host>.<suffix>}}) for SUFFIXES."""
+    hosts = {name: local_host(out=str(tmp_path), **inventory) for name, (inventory, _expected) in cases.items()}
+    rc, out = run_playbook(tmp_path, hosts, playbook.format(root=ROOT))
+    assert rc == 0, out[-3000:]
+    return out, {suffix: {name: (tmp_path / f"{name}.{suffix}").read_text(encoding="utf-8")
+                          for name in cases if (tmp_path / f"{name}.{suffix}").exists()} for suffix in suffixes}
+

@@ -17,6 +17,7 @@ from ansible_collections.homelab.mailserver.plugins.filter.backup_checks import 
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from role_harness import strings
 
 PROPERTY = settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 DANGER = "\n\r\x00\x0b\x85\u2028 '\"$`;|&<>()[]{}#%\\*?~:@=,"
@@ -136,16 +137,6 @@ def test_any_value_is_accepted_clean_or_refused_by_name(key, value):
         if key == "password":
             assert all(repr(value) not in error for error in result["errors"] if value not in (None, True, False))
         return
-
-    def strings(node):
-        if isinstance(node, dict):
-            for item in node.values():
-                yield from strings(item)
-        elif isinstance(node, list):
-            for item in node:
-                yield from strings(item)
-        elif isinstance(node, str):
-            yield node
 
     for text in strings(result["config"]):
         assert not set(text) & set("\n\r\x00\x0b\x85\u2028'\"$`;|&<>(){}#%\\="), (key, value, text)

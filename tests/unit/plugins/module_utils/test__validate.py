@@ -268,6 +268,11 @@ TABLE = {
         ("0M", False), ("01G", False), ("1.5G", False), ("1g", False), ("1GB", False), ("-1", False), ("unlimited", False),
         ("1 G", False), (100, False),
     ],
+    "systemd_unit": [
+        ("sendmail", True), ("opendkim.service", True), ("stunnel@homelab-relay", True), ("milter-greylist", True),
+        ("pyspf-milter", True), ("x" * 100, True), ("x" * 101, False), ("-sendmail", False), ("send mail", False),
+        ("sendmail;reboot", False), ("$(reboot)", False), ("a/b", False), (".hidden", False), (25, False),
+    ],
 }
 # Kinds of text that span lines: a newline is part of a good value.
 MULTILINE = {"sieve_script"}
@@ -371,6 +376,10 @@ def test_problem_shape_and_collector():
     assert problems == [V.check_domain("bad..com", "x[0]"), V.check_access_value("OK", "y", "Spam:abuse@"),
                         "z: 5 is not valid: a string"]
     assert "label 'a_b' is not 1-63 letters, digits or inner hyphens" in V.check_hostname("a_b.com", "h")
+    items = V.Problems()
+    assert items.items("ports", [25, 25, "x", 465], V.is_port, "a port") == [25, 465]
+    assert items.items("units", "sendmail", V.is_systemd_unit, "a list") == []
+    assert items == ["ports[2]: 'x' is not valid: a port", "units: 'sendmail' is not valid: a list"]
 
 
 def test_dkim_txt_value():

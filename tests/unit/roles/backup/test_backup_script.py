@@ -7,24 +7,19 @@ same snapshot changes nothing.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import mailbox
 import os
 import pathlib
 
 import pytest
+from role_harness import load_script
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[4] / "roles" / "backup" / "files" / "homelab-mailserver-backup"
 
 
 @pytest.fixture(scope="module")
 def script():
-    loader = importlib.machinery.SourceFileLoader("homelab_mailserver_backup", str(SCRIPT))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "homelab_mailserver_backup")
 
 
 def mbox_text(*ids, uid=None):

@@ -14,37 +14,20 @@ import configparser
 
 import pytest
 from ansible_collections.homelab.mailserver.plugins.filter.fail2ban_checks import fail2ban_jail_conf
-from role_harness import ROOT, local_host, run_playbook
+from role_harness import ROOT, checked_render_playbook, play_cases
 from role_harness import load_yaml as _yaml
 
 ROLE = ROOT / "roles" / "fail2ban"
 DEFAULTS = _yaml(ROLE / "defaults" / "main.yml")
 LAB = _yaml(ROOT / "molecule" / "dovecot" / "vars" / "fail2ban.yml")
 
-PLAYBOOK = """
-- name: The fail2ban role's checks and its jail file, on this machine
-  hosts: mail_servers
-  gather_facts: false
-  tasks:
-    - name: Check the variables, render the jail file; note the failure
-      block:
-        - name: Check the fail2ban variables as site.yml's first play does
-          ansible.builtin.include_role:
-            name: homelab.mailserver.fail2ban
-            tasks_from: validate
-            public: true
+PLAYBOOK = checked_render_playbook("fail2ban", "its jail file", """\
         - name: Render the jail file with the role's template
           ansible.builtin.template:
             src: {root}/roles/fail2ban/templates/homelab-mailserver.local.j2
             dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.local"
             mode: "0644"
-      rescue:
-        - name: Write the failure
-          ansible.builtin.copy:
-            dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.failed"
-            mode: "0644"
-            content: "{{{{ ansible_failed_result.msg }}}}"
-"""
+""")
 
 # host (one per case): its inventory, and for a bad one what the failure names
 CASES = {
@@ -71,13 +54,8 @@ def _parsed(text):
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("fail2ban")
-    hosts = {name: local_host(out=str(tmp_path), **inventory) for name, (inventory, _expected) in CASES.items()}
-    rc, out = run_playbook(tmp_path, hosts, PLAYBOOK.format(root=ROOT))
-    assert rc == 0, out[-3000:]
-    read = {suffix: {name: (tmp_path / f"{name}.{suffix}").read_text(encoding="utf-8")
-                     for name in CASES if (tmp_path / f"{name}.{suffix}").exists()} for suffix in ("failed", "local")}
-    return rc, out, read["failed"], read["local"]
+    out, read = play_cases(tmp_path_factory.mktemp("fail2ban"), CASES, PLAYBOOK, ("failed", "local"))
+    return 0, out, read["failed"], read["local"]
 
 
 def test_the_defaults_render_the_three_jails(played):

@@ -130,3 +130,34 @@ def test_served_certificate_of_a_real_tls_server(tmp_path):
     port = closed.getsockname()[1]
     closed.close()
     assert unit.served_certificate("127.0.0.1", port, False, 10) == (None, "not listening")
+
+
+def test_days_left_of_openssl_end_dates():
+    now = datetime.datetime(2029, 12, 1, tzinfo=datetime.UTC)
+    assert unit.days_left("Jan  1 00:00:00 2030 GMT", now) == 31
+    assert unit.days_left("Nov 30 00:00:00 2029 GMT", now) == -1
+    assert unit.days_left("not a date", now) is None
+
+
+def test_served_days_left_of_each_port_kind(monkeypatch):
+    """The watch's question: how many days the certificate a port serves has left, or why it cannot tell."""
+    now = datetime.datetime(2029, 12, 1, tzinfo=datetime.UTC)
+    asked = []
+
+    def served(address, port, starttls, timeout):
+        asked.append((address, port, starttls))
+        return ({25: ("PEM", ""), 465: ("PEM", "")}.get(port) or (None, "not listening"))
+
+    monkeypatch.setattr(unit, "served_certificate", served)
+    run = fake_run({"PEM": _x509("Jan  1 00:00:00 2030 GMT", serial="0A")})
+
+    def fake(argv, data=None):
+        return run(argv + [data] if data else argv)
+
+    assert unit.served_days_left("127.0.0.1", 25, 5, fake, "openssl", now=now) == (
+        31, "serial 0A, expires Jan  1 00:00:00 2030 GMT, in 31 days")
+    assert unit.served_days_left("127.0.0.1", 993, 5, fake, "openssl", now=now) == (None, "not listening")
+    assert asked == [("127.0.0.1", 25, True), ("127.0.0.1", 993, False)]
+    broken = fake_run({"PEM": (1, "", "unable to load certificate")})
+    days, why = unit.served_days_left("127.0.0.1", 465, 5, lambda argv, data=None: broken(argv + [data]), "openssl", now=now)
+    assert days is None and "openssl cannot read it" in why
