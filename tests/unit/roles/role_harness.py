@@ -123,4 +123,3 @@ def play_cases(tmp_path, cases, playbook, suffixes):
     assert rc == 0, out[-3000:]
     return out, {suffix: {name: (tmp_path / f"{name}.{suffix}").read_text(encoding="utf-8")
                           for name in cases if (tmp_path / f"{name}.{suffix}").exists()} for suffix in suffixes}
-

@@ -246,8 +246,8 @@ def test_certificates_through_the_doctor(script, tmp_path, monkeypatch):
     good, silent = script.check_certificates(config(tmp_path), doctor=doctor)
     assert (good["key"], good["state"], good["value"]) == ("certificate_expiry port 25", "ok", "30 days left")
     assert (silent["state"], silent["kind"]) == ("problem", "certificate_port")  # a listed port must answer
-    soon = script.check_certificates(config(tmp_path, tls={"address": "127.0.0.1", "ports": [25], "min_days": 31,
-                                                            "timeout": 5}), doctor=doctor)
+    tls = {"address": "127.0.0.1", "ports": [25], "min_days": 31, "timeout": 5}
+    soon = script.check_certificates(config(tmp_path, tls=tls), doctor=doctor)
     assert soon[0]["state"] == "problem" and soon[0]["threshold"] == "at least 31 days left"
     monkeypatch.setattr(script, "doctor_certificates", lambda _cfg: (None, "No module named 'ansible_collections'"))
     unloadable = script.check_certificates(config(tmp_path))

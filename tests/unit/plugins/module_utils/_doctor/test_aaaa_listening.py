@@ -34,8 +34,8 @@ def run(tmp_path, recs, tcp6, local, port=25):
 
 
 def test_parse_if_inet6():
-    assert unit.local_ipv6(if_inet6("::1", "2001:db8::25")) == {ipaddress.IPv6Address("::1"),
-                                                               ipaddress.IPv6Address("2001:db8::25")}
+    want = {ipaddress.IPv6Address("::1"), ipaddress.IPv6Address("2001:db8::25")}
+    assert unit.local_ipv6(if_inet6("::1", "2001:db8::25")) == want
 
 
 @pytest.mark.parametrize(
