@@ -7,6 +7,7 @@ same snapshot changes nothing.
 
 from __future__ import annotations
 
+import json
 import mailbox
 import os
 import pathlib
@@ -105,11 +106,40 @@ def test_queue_files_copied_when_absent_never_overwritten(script, tmp_path):
                        ("dfCCC", "old"), ("qfCCC", "old")):
         (staged / name).write_text(text)
     (host / "qfCCC").write_text("host's own")
-    counts = dict.fromkeys(("messages", "copied", "present"), 0)
+    counts = dict.fromkeys(("messages", "copied", "present", "restored_before"), 0)
     script.merge_queue(str(staged), str(host), counts)
     assert sorted(os.listdir(host)) == ["dfAAA", "dfCCC", "qfAAA", "qfCCC"]
     assert (host / "qfCCC").read_text() == "host's own"
-    assert counts == {"messages": 1, "copied": 3, "present": 1}
+    assert counts == {"messages": 1, "copied": 3, "present": 1, "restored_before": 0}
+
+
+def test_a_queue_file_restored_and_delivered_since_is_not_restored_again(script, tmp_path):
+    """Restoring the same snapshot twice, with the message delivered in between, sends it once."""
+    staged, host = tmp_path / "staged", tmp_path / "host"
+    staged.mkdir()
+    host.mkdir()
+    (staged / "dfAAA").write_text("data")
+    (staged / "qfAAA").write_text("V8\n")
+    ledger = set()
+    first = dict.fromkeys(("messages", "copied", "present", "restored_before"), 0)
+    script.merge_queue(str(staged), str(host), first, ledger, "snap1")
+    for name in ("dfAAA", "qfAAA"):
+        (host / name).unlink()  # the queue run delivered it
+    again = dict.fromkeys(first, 0)
+    script.merge_queue(str(staged), str(host), again, ledger, "snap1")
+    assert os.listdir(host) == []
+    assert first["messages"] == 1 and again == {"messages": 0, "copied": 0, "present": 0, "restored_before": 2}
+    # another snapshot's copy of the same file is its own: a later restore from it may put it back
+    other = dict.fromkeys(first, 0)
+    script.merge_queue(str(staged), str(host), other, ledger, "snap2")
+    assert other["messages"] == 1
+
+
+def test_the_queue_ledger_survives_between_runs(script, tmp_path):
+    path = tmp_path / "restored-queue.json"
+    assert script.load_queue_ledger(str(path)) == set()
+    script.write_atomic(str(path), json.dumps(["snap1:/var/spool/mqueue/qfAAA"]))
+    assert script.load_queue_ledger(str(path)) == {"snap1:/var/spool/mqueue/qfAAA"}
 
 
 def test_keys_replace_the_hosts_which_are_kept(script, tmp_path):
