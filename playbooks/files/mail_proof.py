@@ -3,10 +3,17 @@
 Run on a lab host (ansible.builtin.script) with one argument, the role:
   server   on bigboy: the chapter's SMTP conversation, virtusertable and
            aliases deliveries, relay refused and allowed, greylisting, GTUBE,
-           and system mail submitted with /usr/sbin/sendmail (root, a local
-           user, -f apache)
+           system mail submitted with /usr/sbin/sendmail (root, a local
+           user, -f apache), a delivery over IPv6 (::1), the ACME certificate's
+           chain on the five TLS ports, and a brute-force source banned by fail2ban
   fetch    on bigboy, paul's password on stdin: IMAPS and POP3S fetches,
            plaintext login refused, a wrong password refused
+  mailbox  on bigboy, {"paul", "john1", "john2"} passwords (JSON) on stdin: the mailbox side
+           through the dovecot scenario's probe (/usr/local/lib/mailbox_probe.py): delivered
+           by dovecot-lda, a Sieve rule uploaded over ManageSieve filing by subject, the
+           vacation reply sent once, a message moved into Junk learned as spam, the quota
+           warning and an over-quota message bounced; the probe's Sieve script and quota
+           filling are undone afterwards (the lab goes on)
   client   on smallfry: a message submitted on smallfry through its own
            sendmail (SMART_HOST) to marc@my-site.com, and root's system mail
            (/usr/sbin/sendmail root); their tokens are printed
@@ -33,9 +40,16 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
 SERVER = "127.0.0.1"
+FQDN = "bigboy.my-site.com"
+# The lab's ACME CA (pebble on the provider, playbooks/lab.yml): its management port serves the
+# root it issues under; its own TLS certificate is from the lab CA in PEBBLE_CA.
+PEBBLE_ROOT = "https://127.0.0.10:15000/roots/0"
+PEBBLE_CA = "/etc/pebble-lab/ca.pem"
+ATTACKER = "127.0.0.88"
 
 
 def token():
@@ -134,9 +148,145 @@ def server_checks():
     results.append(check("relay allowed from a trusted client (127.0.0.3, smallfry; stopped after RCPT)",
                          code == 250, f"{code} {text}"))
     results.append(size_check())
+    results.append(ipv6_check())
     results += spam_checks()
     results += system_mail_checks()
+    results.append(chain_check())
+    results += fail2ban_checks()
     return results
+
+
+def ipv6_check():
+    """A message from ::1 to ::1 port 25 (sendmail's Family=inet6 daemon), delivered to paul."""
+    tok = token()
+    sender = "sender@another-web-site.example"
+    try:
+        r = converse("::1", sender, ["paul@my-site.com"], message(tok, sender, "paul@my-site.com"), host="::1")
+    except OSError as exc:
+        return check("an IPv6 delivery over ::1 (sendmail's inet6 daemon)", False, repr(exc)[:120])
+    text = mailbox_has("paul", tok)
+    # sendmail writes the client's IPv6 address in full: [IPv6:0:0:0:0:0:0:0:1]
+    received = "[IPv6:0:0:0:0:0:0:0:1])" in (text or "").split(tok)[0]
+    return check("an IPv6 delivery over ::1 (sendmail's inet6 daemon)",
+                 r["rcpt"][0][0] == 250 and text and received,
+                 f"RCPT {r['rcpt'][0][0]}, delivered {bool(text)}, Received: from [IPv6:0:0:0:0:0:0:0:1] {received}")
+
+
+def served_certificate(port, context):
+    """The certificate port PORT of 127.0.0.1 serves for FQDN, verified with CONTEXT (STARTTLS on 25 and 587)."""
+    if port in (25, 587):
+        with smtplib.SMTP(timeout=30) as smtp:
+            smtp.connect(SERVER, port, source_address=("127.0.0.3", 0))
+            smtp._host = FQDN  # the name STARTTLS checks the certificate against
+            smtp.ehlo("smallfry.my-site.com")
+            smtp.starttls(context=context)
+            return smtp.sock.getpeercert()
+    with socket.create_connection((SERVER, port), timeout=30) as sock:
+        with context.wrap_socket(sock, server_hostname=FQDN) as tls:
+            return tls.getpeercert()
+
+
+def chain_check():
+    """The ACME certificate's chain verified on every TLS port, with pebble's root the only trusted CA."""
+    name = "certificate chain verified on 25, 587 (STARTTLS), 465, 993 and 995 (the lab ACME CA's root, the host name)"
+    try:
+        ca = ssl.create_default_context(cafile=PEBBLE_CA)
+        with urllib.request.urlopen(PEBBLE_ROOT, context=ca, timeout=30) as reply:
+            root = reply.read().decode()
+    except OSError as exc:
+        return check(name, False, f"pebble's root not read: {exc!r}"[:160])
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cadata=root)
+    serials, failed = set(), []
+    for port in (25, 587, 465, 993, 995):
+        try:
+            serials.add(served_certificate(port, context)["serialNumber"])
+        except (OSError, smtplib.SMTPException) as exc:
+            failed.append(f"{port}: {exc!r}"[:100])
+    return check(name, not failed and len(serials) == 1,
+                 "; ".join(failed) or f"one certificate on all five, serial {serials.pop()[:16]}...")
+
+
+def port_state(src, port):
+    """open, refused or timeout: a TCP connect from SRC to 127.0.0.1:PORT."""
+    try:
+        with socket.create_connection((SERVER, port), timeout=5, source_address=(src, 0)):
+            return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except TimeoutError:
+        return "timeout"
+    except OSError as exc:
+        return repr(exc)[:40]
+
+
+def wrong_passwords(src, count):
+    """COUNT failed logins from SRC on 587 (AUTH PLAIN after STARTTLS) and 993 (IMAPS LOGIN)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the attacker checks nothing
+    replies = []
+    for _unused in range(count):
+        try:
+            with smtplib.SMTP(SERVER, 587, source_address=(src, 0), timeout=15) as smtp:
+                smtp.ehlo("attacker.example")
+                smtp.starttls(context=context)
+                smtp.ehlo("attacker.example")
+                smtp.login("paul", "not-" + token())
+        except smtplib.SMTPAuthenticationError as exc:
+            replies.append(f"587 {exc.smtp_code}")
+        except (OSError, smtplib.SMTPException) as exc:
+            replies.append(f"587 {type(exc).__name__}")
+    for _unused in range(count):
+        try:
+            with Imaps(src, context) as imap:
+                imap.login("paul", "not-" + token())
+        except imaplib.IMAP4.error:
+            replies.append("993 NO")
+        except OSError as exc:
+            replies.append(f"993 {type(exc).__name__}")
+    return replies
+
+
+class Imaps(imaplib.IMAP4_SSL):
+    """IMAPS to 127.0.0.1 from a chosen loopback address."""
+
+    def __init__(self, source, context):
+        self.source = source
+        super().__init__(SERVER, 993, ssl_context=context, timeout=15)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout, source_address=(self.source, 0))
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+def wait_ports(src, ports, want, timeout):
+    """Wait until every port's state from SRC is in WANT; return the states and the seconds waited."""
+    start = time.time()
+    while True:
+        states = {port: port_state(src, port) for port in ports}
+        if all(state in want for state in states.values()) or time.time() - start > timeout:
+            return states, int(time.time() - start)
+        time.sleep(2)
+
+
+def fail2ban_checks():
+    """Wrong passwords from ATTACKER on 587 and 993: banned at connect, smallfry still delivers, the ban ends."""
+    replies = wrong_passwords(ATTACKER, 4)
+    banned, waited = wait_ports(ATTACKER, (587, 993), ("refused", "timeout"), 60)
+    rows = [check(f"brute force: {ATTACKER} refused at connect on 587 and 993 after wrong passwords (fail2ban)",
+                  all(state != "open" for state in banned.values()),
+                  f"{', '.join(sorted(set(replies)))}; then {banned} after {waited} s")]
+    tok = token()
+    sender = "sender@another-web-site.example"
+    r = converse("127.0.0.3", sender, ["paul@my-site.com"], message(tok, sender, "paul@my-site.com"))
+    rows.append(check("while it is banned, smallfry (127.0.0.3) still delivers",
+                      port_state(ATTACKER, 587) != "open" and r["rcpt"][0][0] == 250 and mailbox_has("paul", tok),
+                      f"RCPT {r['rcpt'][0][0]}"))
+    free, waited = wait_ports(ATTACKER, (587, 993), ("open",), 150)
+    rows.append(check("the ban expires (fail2ban_bantime): 587 and 993 open again for it",
+                      all(state == "open" for state in free.values()), f"{free} after {waited} s more"))
+    return rows
 
 
 def size_check():
@@ -252,7 +402,7 @@ def fetch_checks(password):
     delivered = mailbox_has("paul", tok)
     context = ssl.create_default_context()
     context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # the lab's certificate is self-signed
+    context.verify_mode = ssl.CERT_NONE  # the chain is proved by chain_check; this row is about the fetch
     found = "not fetched"
     try:
         with imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=context) as imap:
@@ -324,6 +474,41 @@ def plain_capabilities():
     return greeting + " ".join(lines)
 
 
+def mailbox_checks(passwords):
+    """The dovecot scenario's mailbox exchange on the lab's bigboy, as rows."""
+    done = subprocess.run(["python3", "/usr/local/lib/mailbox_probe.py", "run", json.dumps({"passwords": passwords})],
+                          capture_output=True, text=True, check=False, timeout=900)
+    try:
+        box = json.loads(done.stdout)
+    except ValueError:
+        return [check("the mailbox side (mailbox_probe.py)", False, (done.stderr or done.stdout)[-200:])]
+    # leave the lab as it was: paul's uploaded script (its vacation) off, john2's quota filling gone
+    subprocess.run(["doveadm", "sieve", "deactivate", "-u", "paul"], capture_output=True, check=False)
+    subprocess.run(["doveadm", "expunge", "-u", "john2", "mailbox", "INBOX", "subject", box["token"]],
+                   capture_output=True, check=False)
+    before, junk, inbox = box["bayes_before"], box["bayes_after_junk"], box["bayes_after_inbox"]
+    bounce = box["over_bounce"]
+    return [
+        check("delivered through Dovecot (sendmail's local mailer hands it to dovecot-lda)",
+              box["plain_in_inbox"] and box["lda_log"] and box["sendmail_local"],
+              (box["lda_log"] or ["no lda log line"])[0][-90:]),
+        check("a Sieve rule uploaded over ManageSieve (4190, STARTTLS, AUTH) files mail by subject",
+              box["managesieve"]["log"][-1].startswith("OK") and box["project_in_projects"]
+              and not box["project_in_inbox"], "[project-x] -> Projects"),
+        check("the vacation reply, once (none for a second message, a list, bulk mail or a bounce)",
+              box["replies_to_john1"] == 1 and box["replies_to_john2"] == 0 and all(box["paul_inbox"].values()),
+              f"replies to john1 {box['replies_to_john1']}, to the list/bulk/bounce senders {box['replies_to_john2']}"),
+        check("a message moved into Junk over IMAP learned as spam, moved out learned as ham (sa-learn)",
+              box["move_to_junk"] == "OK" and junk["nspam"] == before["nspam"] + 1
+              and inbox["nham"] == junk["nham"] + 1,
+              f"nspam {before['nspam']} -> {junk['nspam']}, nham {junk['nham']} -> {inbox['nham']}"),
+        check("over quota refused: the quota warning at 90 %, then a message that no longer fits bounced (5.x.x)",
+              box["warning"] and not box["over_delivered"] and "Status: 5." in bounce,
+              f"GETQUOTAROOT john2 {box['quota_john2_full']}; "
+              + next((line for line in bounce.splitlines() if line.startswith("Status:")), "no bounce")),
+    ]
+
+
 def client_send():
     tok = token()
     # A local program on smallfry (127.0.0.1, which smallfry trusts) hands the
@@ -386,6 +571,8 @@ def main():
         out = server_checks()
     elif role == "fetch":
         out = fetch_checks(sys.stdin.readline().strip())
+    elif role == "mailbox":
+        out = mailbox_checks(json.loads(sys.stdin.read()))
     elif role == "client":
         out = client_send()
     elif role == "outside":

@@ -61,22 +61,26 @@ def test_nmap_sees_the_relay_access_allows(audit_tools):
     assert re.search(r"Server is an open relay \(\d+/\d+ tests\)", report), report
 
 
-# name, testssl target, the certificate the lab's clients would trust (the certificates role's
-# self-signed one, which sendmail and Dovecot both serve).
-LAB_CERT = "/etc/ssl/homelab-mailserver/cert.pem"
+# name, testssl target, the CA the lab's clients trust: the root of the lab's ACME CA (pebble on
+# the provider, playbooks/lab.yml), which issued the certificate sendmail and Dovecot both serve.
+LAB_ROOT = "/root/lab-acme-root.pem"
+FETCH_ROOT = ("python3 -c 'import ssl, urllib.request; ctx = ssl.create_default_context(cafile=\"/etc/pebble-lab/ca.pem\"); "
+              "open(\"%s\", \"wb\").write(urllib.request.urlopen(\"https://127.0.0.10:15000/roots/0\", context=ctx).read())'"
+              % LAB_ROOT)
 TLS_TARGETS = [
-    ("smtp-25", "--starttls smtp --ip 127.0.0.1 bigboy.my-site.com:25", LAB_CERT),
-    ("imaps-993", "--ip 127.0.0.1 mail.my-site.com:993", LAB_CERT),
-    ("pop3s-995", "--ip 127.0.0.1 mail.my-site.com:995", LAB_CERT),
+    ("smtp-25", "--starttls smtp --ip 127.0.0.1 bigboy.my-site.com:25", LAB_ROOT),
+    ("imaps-993", "--ip 127.0.0.1 mail.my-site.com:993", LAB_ROOT),
+    ("pop3s-995", "--ip 127.0.0.1 mail.my-site.com:995", LAB_ROOT),
 ]
-# A self-signed certificate has no CRL or OCSP address; testssl rates that HIGH
-# for every certificate without them. A CA-issued certificate has them.
-SELF_SIGNED_ONLY = {"cert_revocation"}
+# pebble's certificates name no CRL or OCSP address (a public CA's do); testssl rates that HIGH.
+NO_REVOCATION_INFO = {"cert_revocation"}
 
 
 @pytest.fixture(scope="module")
 def testssl_findings(audit_tools):
     """Run testssl.sh against the three TLS services at once; {name: findings}."""
+    fetched = audit_tools.run(FETCH_ROOT)
+    assert fetched.rc == 0, fetched.stderr
     script = " ".join(
         f"rm -f /root/testssl-{name}.json; testssl --quiet --color 0 --warnings off --add-ca {ca} "
         f"--protocols --server-defaults --vulnerable --jsonfile /root/testssl-{name}.json {target} "
@@ -105,7 +109,8 @@ def test_testssl(testssl_findings, name):
         assert "not offered" in by_id[proto]["finding"], by_id[proto]
     assert "offered" in by_id["TLS1_2"]["finding"] or "offered" in by_id.get("TLS1_3", {}).get("finding", "")
     assert "cert_chain_of_trust" in by_id, "testssl did not check the certificate"
-    bad = [f for f in findings if f.get("severity") in ("HIGH", "CRITICAL") and f["id"] not in SELF_SIGNED_ONLY]
+    assert by_id["cert_chain_of_trust"]["finding"].startswith("passed"), by_id["cert_chain_of_trust"]
+    bad = [f for f in findings if f.get("severity") in ("HIGH", "CRITICAL") and f["id"] not in NO_REVOCATION_INFO]
     assert bad == [], bad
 
 

@@ -5,10 +5,11 @@
                                      the Message-IDs of each user's INBOX over IMAPS (993), waiting
                                      until every expected id is there or the timeout passes
     backup_probe.py queue            the Message-IDs of the queue's control files (/var/spool/mqueue)
-    backup_probe.py sink JSON        {"expect": [ids], "timeout": s}: Message-IDs the remote.example sink got
-    backup_probe.py dkim JSON        {"id", "record"}: verify the DKIM signature of the sink's message ID
-                                     against the TXT record text given (the one published before)
-    backup_probe.py keys             sha256 of every file under /etc/dkimkeys, /etc/mail/tls, /etc/dovecot/private,
+    backup_probe.py sink JSON        {"expect": [ids], "timeout": s, "mbox": path}: Message-IDs the remote.example
+                                     sink got (or, with "mbox", an mbox file holds: the lab's outside mailbox)
+    backup_probe.py dkim JSON        {"id", "record", "mbox": path}: verify the DKIM signature of the sink's (or the
+                                     mbox file's) message ID against the TXT record text given (the one published before)
+    backup_probe.py keys             sha256 of every file under /etc/dkimkeys, /etc/mail/tls, /etc/dovecot/private, /etc/ssl/homelab-mailserver,
                                      and the DKIM records by domain
 Prints one JSON document.
 """
@@ -18,6 +19,7 @@ import glob
 import hashlib
 import imaplib
 import json
+import mailbox
 import os
 import re
 import smtplib
@@ -30,7 +32,7 @@ import dkim  # python3-dkim, installed by prepare.yml
 SERVER = "127.0.0.1"
 SINK = "/var/tmp/smtp-sink"
 QUEUE = "/var/spool/mqueue"
-KEY_DIRS = ("/etc/dkimkeys", "/etc/mail/tls", "/etc/dovecot/private")
+KEY_DIRS = ("/etc/dkimkeys", "/etc/mail/tls", "/etc/dovecot/private", "/etc/ssl/homelab-mailserver")
 
 
 def send(items):
@@ -104,13 +106,19 @@ def queue(_args=None):
     return out
 
 
-def sink_messages():
+def sink_messages(mbox=None):
+    """{Message-ID: [the message's bytes, ...]} of the sink's files, or of the mbox file MBOX."""
     out = {}
-    for path in sorted(glob.glob(os.path.join(SINK, "*.eml"))):
-        with open(path, "rb") as handle:
-            data = handle.read()
+    if mbox:
+        datas = [message.as_bytes() for message in mailbox.mbox(mbox)] if os.path.exists(mbox) else []
+    else:
+        datas = []
+        for path in sorted(glob.glob(os.path.join(SINK, "*.eml"))):
+            with open(path, "rb") as handle:
+                datas.append(handle.read())
+    for data in datas:
         match = re.search(rb"^Message-ID:\s*(<[^>]+>)", data, re.M | re.I)
-        out.setdefault(match.group(1).decode() if match else "", []).append(path)
+        out.setdefault(match.group(1).decode() if match else "", []).append(data)
     return out
 
 
@@ -118,18 +126,17 @@ def sink(args):
     deadline = time.monotonic() + args.get("timeout", 0)
     expect = set(args.get("expect", []))
     while True:
-        got = sink_messages()
+        got = sink_messages(args.get("mbox"))
         if expect <= set(got) or time.monotonic() > deadline:
             return {"ids": {mid: len(paths) for mid, paths in got.items()}, "missing": sorted(expect - set(got))}
         time.sleep(2)
 
 
 def dkim_check(args):
-    paths = sink_messages().get(args["id"], [])
-    if not paths:
+    found = sink_messages(args.get("mbox")).get(args["id"], [])
+    if not found:
         return {"verified": False, "msg": "no such message at the sink"}
-    with open(paths[0], "rb") as handle:
-        data = handle.read()
+    data = found[0]
     record = args["record"].encode()
     signature = re.search(rb"^DKIM-Signature:.*?(?=^\S)", data, re.M | re.S)
     try:
@@ -147,6 +154,8 @@ def keys(_args=None):
         for directory, _dirs, files in os.walk(top):
             for name in files:
                 path = os.path.join(directory, name)
+                if os.path.islink(path):
+                    continue  # Debian's links to the host's own snakeoil pair: restored as links
                 with open(path, "rb") as handle:
                     data = handle.read()
                 hashes[path] = hashlib.sha256(data).hexdigest()
