@@ -62,3 +62,24 @@ def run_playbook(tmp_path, hosts, playbook, group="mail_servers", timeout=600):
     proc = subprocess.run([ansible, "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml")],
                           capture_output=True, text=True, env=env, check=False, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+# The tasks that end a case playbook's block: the failure's message into <out>/<host>.failed (format()-escaped).
+RESCUE_FAILURE = """
+      rescue:
+        - name: Write the failure
+          ansible.builtin.copy:
+            dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.failed"
+            mode: "0644"
+            content: "{{{{ ansible_failed_result.msg }}}}"
+"""
+
+
+def play_cases(tmp_path, cases, playbook, suffixes):
+    """Run PLAYBOOK once, one local host per case of CASES ({host: (inventory, expected)}), each host with
+    `out` set to TMP_PATH; return (rc, output, {suffix: {host: text of <host>.<suffix>}}) for SUFFIXES."""
+    hosts = {name: local_host(out=str(tmp_path), **inventory) for name, (inventory, _expected) in cases.items()}
+    rc, out = run_playbook(tmp_path, hosts, playbook)
+    read = {suffix: {name: (tmp_path / f"{name}.{suffix}").read_text(encoding="utf-8")
+                     for name in cases if (tmp_path / f"{name}.{suffix}").exists()} for suffix in suffixes}
+    return rc, out, read

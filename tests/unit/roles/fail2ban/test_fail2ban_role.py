@@ -14,7 +14,7 @@ import configparser
 
 import pytest
 from ansible_collections.homelab.mailserver.plugins.filter.fail2ban_checks import fail2ban_jail_conf
-from role_harness import ROOT, local_host, run_playbook
+from role_harness import RESCUE_FAILURE, ROOT, play_cases
 from role_harness import load_yaml as _yaml
 
 ROLE = ROOT / "roles" / "fail2ban"
@@ -38,13 +38,7 @@ PLAYBOOK = """
             src: {root}/roles/fail2ban/templates/homelab-mailserver.local.j2
             dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.local"
             mode: "0644"
-      rescue:
-        - name: Write the failure
-          ansible.builtin.copy:
-            dest: "{{{{ out }}}}/{{{{ inventory_hostname }}}}.failed"
-            mode: "0644"
-            content: "{{{{ ansible_failed_result.msg }}}}"
-"""
+""" + RESCUE_FAILURE
 
 # host (one per case): its inventory, and for a bad one what the failure names
 CASES = {
@@ -71,12 +65,8 @@ def _parsed(text):
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("fail2ban")
-    hosts = {name: local_host(out=str(tmp_path), **inventory) for name, (inventory, _expected) in CASES.items()}
-    rc, out = run_playbook(tmp_path, hosts, PLAYBOOK.format(root=ROOT))
+    rc, out, read = play_cases(tmp_path_factory.mktemp("fail2ban"), CASES, PLAYBOOK.format(root=ROOT), ("failed", "local"))
     assert rc == 0, out[-3000:]
-    read = {suffix: {name: (tmp_path / f"{name}.{suffix}").read_text(encoding="utf-8")
-                     for name in CASES if (tmp_path / f"{name}.{suffix}").exists()} for suffix in ("failed", "local")}
     return rc, out, read["failed"], read["local"]
 
 
