@@ -1,8 +1,11 @@
 # Copyright: homelab.mailserver contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""SpamAssassin local.cf from the spamassassin role's variables, SpamAssassin 2.x names translated to 4.x."""
+"""SpamAssassin local.cf from the spamassassin role's variables, SpamAssassin 2.x names translated to 4.x;
+spamass-milter's options from its variables."""
 
 from __future__ import annotations
+
+import ipaddress
 
 from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
@@ -311,6 +314,81 @@ def spamassassin_local_cf(settings, options=None, extra_lines=None):
     }
 
 
+# ---------------------------------------------------------------- spamass-milter
+# sendmail's F= flag for what mail gets while the milter does not answer.
+MILTER_FLAGS = {"pass": "", "tempfail": "T", "reject": "R"}
+MILTER_TIMEOUT_KEYS = ("C", "S", "R", "E")
+# spamass-milter reads -r with atoi() and compares the whole part of the score; GTUBE scores 1000.
+MAX_REJECT_SCORE = 1000
+VALID_REJECT_SCORE = "a whole number (an integer) from spamassassin_required_score ({}) up to %d" % MAX_REJECT_SCORE
+VALID_IGNORE_NETWORKS = "a list of IP addresses or networks in CIDR notation (e.g. [127.0.0.1/32, '::1/128'])"
+VALID_TIMEOUTS = "a dictionary of sendmail's milter timeouts C, S, R and E, each a duration such as 10s or 4m"
+
+
+def _milter_reject_score(value, required, errors):
+    required_score = _number(required)
+    floor = required_score if required_score is not None else 0
+    if not isinstance(value, int) or isinstance(value, bool) or not floor <= value <= MAX_REJECT_SCORE or value < 1:
+        errors.add("spamassassin_milter_reject_score", value, VALID_REJECT_SCORE.format(required))
+        return None
+    return str(value)
+
+
+def _milter_networks(value, errors):
+    if not isinstance(value, list):
+        errors.add("spamassassin_milter_ignore_networks", value, VALID_IGNORE_NETWORKS)
+        return []
+    out = []
+    for index, item in enumerate(value):
+        if errors.check(V.check_ip_network, item, "spamassassin_milter_ignore_networks[%d]" % index):
+            network = ipaddress.ip_network(item, strict=False).with_prefixlen
+            if network not in out:
+                out.append(network)
+    return out
+
+
+def _milter_timeouts(value, errors):
+    if not isinstance(value, dict) or not set(value) <= set(MILTER_TIMEOUT_KEYS):
+        errors.add("spamassassin_milter_timeouts", value, VALID_TIMEOUTS)
+        return
+    for key, duration in value.items():
+        errors.check(V.check_duration, duration, "spamassassin_milter_timeouts.%s" % key)
+
+
+def spamassassin_milter_options(settings):
+    """Return {options, flags, errors}: spamass-milter's command-line words (OPTIONS of its init script), sendmail's
+    F= flag for the milter, and what is wrong with the spamassassin_milter_* variables."""
+    errors = V.Problems()
+    if not isinstance(settings, dict):
+        return {"options": [], "flags": "", "errors": [V.problem("spamassassin_milter_options input", settings,
+                                                                  "a dictionary of the settings")]}
+    user = settings.get("user")
+    if not V.is_user_name(user):
+        errors.add("spamassassin_milter_options input user", user, V.VALID_USER_NAME)
+    score = _milter_reject_score(settings.get("reject_score"), settings.get("required_score"), errors)
+    networks = _milter_networks(settings.get("ignore_networks"), errors)
+    scan_authenticated = settings.get("scan_authenticated")
+    if not isinstance(scan_authenticated, bool):
+        errors.add("spamassassin_milter_scan_authenticated", scan_authenticated, "a boolean")
+    errors.check(V.check_abs_path, settings.get("socket"), "spamassassin_milter_socket")
+    on_failure = settings.get("on_failure")
+    if not V.is_str(on_failure) or on_failure not in MILTER_FLAGS:
+        errors.add("spamassassin_milter_on_failure", on_failure, "pass, tempfail or reject")
+    _milter_timeouts(settings.get("timeouts"), errors)
+    max_size = settings.get("spamc_max_size")
+    if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
+        errors.add("spamassassin_spamc_max_size", max_size, "a whole number of bytes, 1 or more")
+    if errors:
+        return {"options": [], "flags": "", "errors": list(errors)}
+    options = ["-u", user]
+    if networks:
+        options += ["-i", ",".join(networks)]
+    if not scan_authenticated:
+        options.append("-I")
+    options += ["-r", score, "--", "-s", str(max_size)]
+    return {"options": options, "flags": MILTER_FLAGS[on_failure], "errors": []}
+
+
 class FilterModule:
     """homelab.mailserver SpamAssassin filters."""
 
@@ -318,4 +396,5 @@ class FilterModule:
         return {
             "spamassassin_local_cf": spamassassin_local_cf,
             "spamassassin_parse_cf": spamassassin_parse_cf,
+            "spamassassin_milter_options": spamassassin_milter_options,
         }

@@ -60,7 +60,7 @@ def test_no_role_task_writes_another_daemons_configuration():
     owned = {
         "sendmail": ["/etc/mail/", "/etc/procmailrc", "smrsh_dir"],
         "dovecot": ["/etc/dovecot"],
-        "spamassassin": ["/etc/spamassassin", "/etc/default/spamd"],
+        "spamassassin": ["/etc/spamassassin", "/etc/default/spamd", "spamass-milter.default"],
         "opendkim": ["/etc/opendkim"],
         "opendmarc": ["/etc/opendmarc"],
         "spf": ["/etc/pyspf-milter", "pyspf-milter.service"],

@@ -91,7 +91,7 @@ def header_block(text):
 # --- services and wiring -----------------------------------------------------------------
 
 def test_services_running_and_enabled(host):
-    for name in ("spamd", "milter-greylist", "sendmail"):
+    for name in ("spamd", "milter-greylist", "sendmail", "spamass-milter"):
         service = host.service(name)
         assert service.is_running, name
         assert service.is_enabled, name
@@ -104,18 +104,44 @@ def test_socket_directory_owned_by_the_milter_user(host):
 
 
 def test_sendmail_cf_has_the_milter_and_the_chapters_macros(host):
+    """The chapter's macros come first (greylisting is the first milter); spamass-milter's follow."""
     cf = host.file("/etc/mail/sendmail.cf").content_string
     assert "Xgreylist, S=local:/run/milter-greylist/milter-greylist.sock, F=T, T=C:10s;S:10s;R:10s;E:5m" in cf
-    assert "O Milter.macros.connect=j, {if_addr}" in cf
-    assert "O Milter.macros.helo={verify}, {cert_subject}" in cf
-    assert "O Milter.macros.envfrom=i, {auth_authen}" in cf
-    assert "O Milter.macros.envrcpt={greylist}" in cf
+    options = dict(line[2:].split("=", 1) for line in cf.splitlines() if line.startswith("O Milter.macros."))
+    assert options["Milter.macros.connect"].startswith("j, {if_addr}")
+    assert options["Milter.macros.helo"].startswith("{verify}, {cert_subject}")
+    assert options["Milter.macros.envfrom"].startswith("i, {auth_authen}")
+    assert options["Milter.macros.envrcpt"].startswith("{greylist}")
+
+
+def test_sendmail_cf_has_the_spam_milter_last(host):
+    cf = host.file("/etc/mail/sendmail.cf").content_string
+    assert "Xspamassassin, S=local:/run/spamass/spamass.sock, F=T, T=C:10s;S:4m;R:4m;E:10m" in cf
+    assert re.search(r"^O InputMailFilters=greylist, ?spamassassin$", cf, re.M), "spamassassin is not the last milter"
+    options = dict(line[2:].split("=", 1) for line in cf.splitlines() if line.startswith("O Milter.macros."))
+    # spamass-milter's -I reads {auth_authen} (and -a {auth_type}) at MAIL FROM; its Received line b, r, v, Z
+    assert {"{auth_authen}", "{auth_type}"} <= set(options["Milter.macros.envfrom"].split(", "))
+    assert {"b", "r", "v", "Z", "i"} <= set(options["Milter.macros.envrcpt"].split(", "))
+
+
+def test_spamass_milter_options_and_socket(host):
+    default = host.file("/etc/default/spamass-milter").content_string
+    assert 'OPTIONS="-u spamass-milter -i 127.0.0.1/32,::1/128 -I -r 15 -- -s 512000"' in default
+    assert 'SOCKET="/run/spamass/spamass.sock"' in default
+    sock = host.file("/run/spamass/spamass.sock")
+    assert sock.is_socket and sock.user == "root" and sock.mode == 0o600
+    # the running milter got them (its command line, from its pid file)
+    args = host.run("tr '\\0' ' ' < /proc/$(cat /run/spamass/spamass.pid)/cmdline").stdout
+    assert args.startswith("/usr/sbin/spamass-milter "), args
+    assert "-i 127.0.0.1/32,::1/128 -I -r 15 -- -s 512000" in args, args
 
 
 def test_procmail_pipes_through_spamc_without_x(host):
     rc = host.file("/etc/procmailrc").content_string
     assert "| /usr/bin/spamc -s 512000" in rc
     assert "spamc -x" not in rc
+    # the milter is on: what it scanned (X-Spam-Checker-Version set by it) is not scanned again
+    assert "* < 512000\n* !^X-Spam-Checker-Version:\n| /usr/bin/spamc -s 512000" in rc
 
 
 def test_milter_greylist_from_the_release_or_bullseye_pinned(host):
@@ -210,9 +236,11 @@ def test_greylisting_then_accepted_and_autowhitelisted(host):
 # --- SpamAssassin ---------------------------------------------------------------------------
 
 def test_gtube_tagged_and_normal_mail_untagged(host):
+    """Tagging at delivery (procmail's spamc): GTUBE from the server's own address, which spamass-milter
+    does not scan (spamassassin_milter_ignore_networks); from outside it is refused (below)."""
     spam_tok, ham_tok = token(), token()
     spam, ham = smtp(host, [
-        {"src": "127.0.0.6", "from": "sender@lab.example", "to": ["marc@my-site.com"],
+        {"src": "127.0.0.1", "from": "sender@lab.example", "to": ["marc@my-site.com"],
          "body": message(spam_tok, subject="gtube " + spam_tok, body=GTUBE + "\r\n" + spam_tok)},
         {"src": "127.0.0.6", "from": "sender@lab.example", "to": ["marc@my-site.com"], "body": message(ham_tok)},
     ])
@@ -238,6 +266,109 @@ def test_mail_delivered_while_spamd_is_down(host):
         assert "X-Spam-Status" not in delivered
     finally:
         assert host.run("systemctl start spamd").rc == 0
+
+
+# --- SpamAssassin at SMTP time (spamass-milter) ----------------------------------------------
+
+def message_with_id(tok, subject, body):
+    """A message with a Message-ID of its own, which spamd's log names for each scan."""
+    return "Message-ID: <%s@lab.example>\r\n%s" % (tok, message(tok, subject=subject, body=body))
+
+
+def scans_of(host, tok):
+    """How many times spamd scanned the message with Message-ID <tok@lab.example> (its "processing message" lines)."""
+    needle = "processing message <%s@lab.example>" % tok
+    counts = [host.run(cmd + " 2>/dev/null").stdout.count(needle)
+              for cmd in ("journalctl --no-pager -o cat -t spamd", "cat /var/log/mail.log")]
+    return max(counts)
+
+
+def queued(host, tok):
+    """Queue files of sendmail (MTA and MSP) that carry tok, and whether mailq lists anything of it."""
+    files = host.run("grep -rl -- %s /var/spool/mqueue /var/spool/mqueue-client 2>/dev/null" % quote(tok)).stdout.split()
+    return files, tok in host.run("mailq 2>/dev/null").stdout
+
+
+def test_gtube_from_outside_refused_at_end_of_data_and_never_held(host):
+    spam_tok, after_tok = token(), token()
+    spam, after = smtp(host, [
+        {"src": "127.0.0.6", "from": "sender@lab.example", "to": ["marc@my-site.com"],
+         "body": message_with_id(spam_tok, "gtube " + spam_tok, GTUBE + "\r\n" + spam_tok)},
+        {"src": "127.0.0.6", "from": "sender@lab.example", "to": ["marc@my-site.com"],
+         "body": message_with_id(after_tok, "after " + after_tok, "an ordinary message, token " + after_tok)},
+    ])
+    assert spam["rcpt"][0][0] == 250, spam
+    code, text = spam["data"]
+    assert code == 550 and "5.7.1" in text and "Blocked by SpamAssassin" in text, spam
+    assert after["data"][0] == 250, after
+    # the message sent after it is delivered: the refused one is neither queued nor delivered
+    mail_of(host, after_tok)
+    assert queued(host, spam_tok) == ([], False)
+    assert spam_tok not in host.file("/var/mail/marc").content_string
+    assert scans_of(host, spam_tok) == 1
+
+
+def test_spam_under_the_reject_score_accepted_and_tagged_once(host):
+    tok = token()
+    result = smtp(host, [
+        {"src": "127.0.0.6", "from": "sender@lab.example", "to": ["marc@my-site.com"],
+         "body": message_with_id(tok, "mild " + tok, "homelab-lab-mildly-spammy, token " + tok)},
+    ])[0]
+    assert result["data"][0] == 250, result
+    delivered = mail_of(host, tok)
+    headers = header_block(delivered)
+    assert "X-Spam-Flag: YES" in headers, headers
+    status = re.search(r"^X-Spam-Status: Yes, score=([0-9.]+) required=5\.0", headers, re.M)
+    assert status and 5.0 <= float(status.group(1)) < 15.0, headers
+    assert "HOMELAB_LAB_MILD" in delivered
+    assert headers.count("\nSubject: *****SPAM***** mild " + tok) == 1, headers
+    # tagged by the milter, not scanned again at delivery: one scan, one set of headers
+    assert len(re.findall(r"^X-Spam-Checker-Version:", headers, re.M)) == 1, headers
+    assert scans_of(host, tok) == 1
+
+
+@pytest.fixture
+def marc_password(host):
+    """A password for marc (the example inventory sets none), for SMTP AUTH on 587."""
+    password = "Spam21-" + uuid.uuid4().hex[:10]
+    host.run(f"echo {quote('marc:' + password)} | chpasswd")
+    return password
+
+
+AUTH_SUBMIT = r'''
+import json, smtplib, ssl, sys
+args = json.loads(sys.argv[1])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", 587, timeout=120, source_address=("127.0.0.6", 0), local_hostname="client.my-site.com")
+s.ehlo()
+s.starttls(context=ctx)
+s.ehlo()
+out = {"auth": s.login(args["user"], args["password"])[0]}
+out["mail"] = s.mail(args["from"])[0]
+out["rcpt"] = s.rcpt(args["to"])[0]
+code, msg = s.data(args["body"])
+out["data"] = [code, msg.decode()]
+s.quit()
+print(json.dumps(out))
+'''
+
+
+def test_authenticated_submission_not_scanned_by_the_milter(host, marc_password):
+    """GTUBE after SMTP AUTH on 587 from the same outside address: accepted (-I: not scanned at SMTP time),
+    then scanned once at delivery by procmail's spamc, which tags it."""
+    tok = token()
+    args = json.dumps({"user": "marc", "password": marc_password, "from": "marc@my-site.com", "to": "marc@my-site.com",
+                       "body": message_with_id(tok, "submitted " + tok, GTUBE + "\r\n" + tok)})
+    result = host.run(f"python3 - {quote(args)} <<'PYEOF'\n{AUTH_SUBMIT}\nPYEOF")
+    assert result.rc == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["auth"] == 235 and out["data"][0] == 250, out
+    headers = header_block(mail_of(host, tok))
+    assert "X-Spam-Flag: YES" in headers
+    assert len(re.findall(r"^X-Spam-Checker-Version:", headers, re.M)) == 1, headers
+    assert scans_of(host, tok) == 1
 
 
 # --- bad input and the chapter's local.cf (side_effect.yml) ---------------------------------

@@ -21,7 +21,7 @@ def chapter_options():
 
 
 def test_registered():
-    assert set(FilterModule().filters()) == {"spamassassin_local_cf", "spamassassin_parse_cf"}
+    assert set(FilterModule().filters()) == {"spamassassin_local_cf", "spamassassin_parse_cf", "spamassassin_milter_options"}
 
 
 def test_parse_the_chapters_file():
