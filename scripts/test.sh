@@ -183,11 +183,11 @@ lab() {
 # round trips), so the lanes finish well before one would on two cores (a measured
 # run used 1.2 of the 2 cores on average with three lanes). Each lane logs to
 # build/lanes/<lane>.log, printed afterwards. Lane B carries the lab, the longest stage,
-# with the plain hosts; lane C the certificates, backup and spam scenarios; lane D
+# with the plain hosts; lane C the resolver, certificates, backup and spam scenarios; lane D
 # deliverability, dovecot and watch; lane A the rest: fresh hosts, the ansible-core leg,
-# resolver, maps, sendmail.
+# maps, sendmail.
 LANE_B=(lab plain-host)
-LANE_C=(certificates backup spam)
+LANE_C=(resolver certificates backup spam)
 LANE_D=(deliverability dovecot watch)
 # Stages that are scripts of their own, not molecule scenarios (lane A unless
 # named in another lane): the README's front door on fresh Debian 12 and 13 hosts;
