@@ -360,8 +360,8 @@ def spamassassin_milter_options(settings):
     F= flag for the milter, and what is wrong with the spamassassin_milter_* variables."""
     errors = V.Problems()
     if not isinstance(settings, dict):
-        return {"options": [], "flags": "", "errors": [V.problem("spamassassin_milter_options input", settings,
-                                                                  "a dictionary of the settings")]}
+        problem = V.problem("spamassassin_milter_options input", settings, "a dictionary of the settings")
+        return {"options": [], "flags": "", "errors": [problem]}
     user = settings.get("user")
     if not V.is_user_name(user):
         errors.add("spamassassin_milter_options input user", user, V.VALID_USER_NAME)
