@@ -141,7 +141,21 @@ prove() {
   # network namespace; the EE container joins that pod, so everything stays on loopback.
   local dir=$stage/proof run rc=0
   rm -rf "$dir" && mkdir -p "$dir" "$ROOT/.cache/apt/ee-proof-trixie"
-  ssh-keygen -q -t ed25519 -N '' -C ee-proof -f "$dir/id_ed25519"
+  # the key pair with the tooling's cryptography package: a fresh host has no ssh-keygen
+  # (openssh-client is only recommended by git, and bootstrap.sh installs no recommends)
+  python - "$dir/id_ed25519" <<'PY'
+import os, sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+key = Ed25519PrivateKey.generate()
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+os.write(fd, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                               serialization.NoEncryption()))
+os.close(fd)
+with open(sys.argv[1] + ".pub", "wb") as pub:
+    pub.write(key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+              + b" ee-proof\n")
+PY
   proof_down
   trap proof_down EXIT
   podman pod create --name ee-proof --share net >/dev/null
