@@ -6,6 +6,8 @@
 #   bash scripts/ee.sh prove      # build if needed, then ansible-navigator runs a play of the
 #                                 # collection in the image over SSH against a throwaway target
 #                                 # container (pod ee-proof), twice: the second run must change nothing
+#   bash scripts/ee.sh prove-site # the same with the collection's site playbook (homelab.mailserver.site)
+#                                 # on the example inventory: a whole mail server, several minutes
 # Nothing is pulled: the base is the project's own Debian 13 image (scripts/images.sh),
 # pip inside the build uses this machine's own pip configuration (index, CA bundle),
 # apt the mirror the base image names, and the collections go in as tarballs.
@@ -139,7 +141,10 @@ proof_down() {
 prove() {
   # A throwaway target: a systemd container with sshd on 127.0.0.1:2222 in its own pod's
   # network namespace; the EE container joins that pod, so everything stays on loopback.
-  local dir=$stage/proof run rc=0
+  # $1: resolver (tests/playbooks/ee_proof.yml) or site (homelab.mailserver.site on the
+  # example inventory as the plain-host stage adapts it, tests/plain_host/inventory).
+  local what=${1:-resolver} dir=$stage/proof run rc=0 hostname=mail playbook=ee_proof.yml
+  [ "$what" = site ] && hostname=bigboy.my-site.com playbook=site.yml
   rm -rf "$dir" && mkdir -p "$dir" "$ROOT/.cache/apt/ee-proof-trixie"
   # the key pair with the tooling's cryptography package: a fresh host has no ssh-keygen
   # (openssh-client is only recommended by git, and bootstrap.sh installs no recommends)
@@ -159,7 +164,7 @@ PY
   proof_down
   trap proof_down EXIT
   podman pod create --name ee-proof --share net >/dev/null
-  podman run -d --pod ee-proof --name ee-target --hostname mail --systemd=always --cap-add SYS_PTRACE \
+  podman run -d --pod ee-proof --name ee-target --hostname "$hostname" --systemd=always --cap-add SYS_PTRACE \
     -v "$ROOT/.cache/apt/ee-proof-trixie:/var/cache/apt/archives:rw" \
     "$IMAGE_PREFIX:trixie" /sbin/init >/dev/null
   podman exec ee-target bash -c 'for _ in $(seq 60); do
@@ -177,11 +182,22 @@ PY
   log "target ee-target: sshd on 127.0.0.1:2222 in pod ee-proof ($((SECONDS - t0)) s)"
   # the EE's user (1000) reads the key inside the container
   chown 1000 "$dir/id_ed25519"
-  cat >"$dir/inventory.ini" <<EOF
-[mail_servers]
-ee-target ansible_host=127.0.0.1 ansible_port=2222 ansible_user=root ansible_connection=ssh ansible_ssh_private_key_file=$ROOT/$dir/id_ed25519 ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null' ansible_python_interpreter=/usr/bin/python3
-EOF
-  cp tests/playbooks/ee_proof.yml "$dir/ee_proof.yml"
+  local ssh_vars="ansible_host=127.0.0.1 ansible_port=2222 ansible_user=root ansible_connection=ssh"
+  ssh_vars+=" ansible_ssh_private_key_file=$ROOT/$dir/id_ed25519 ansible_python_interpreter=/usr/bin/python3"
+  ssh_vars+=" ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'"
+  if [ "$what" = site ]; then
+    # the example's group_vars and the plain-host stage's loopback host_vars, copied: the
+    # EE container sees only this directory
+    cp -rL tests/plain_host/inventory/group_vars "$dir/group_vars"
+    mkdir -p "$dir/host_vars" && cp -L tests/plain_host/inventory/host_vars/bigboy.trixie.yml "$dir/host_vars/bigboy.ee.yml"
+    printf '[mail_servers]\nbigboy.ee %s\n[my_site_com]\nbigboy.ee\n[another_site_com]\nbigboy.ee\n' "$ssh_vars" \
+      >"$dir/inventory.ini"
+    printf -- '---\n- name: The collection site playbook, from the image\n  ansible.builtin.import_playbook: homelab.mailserver.site\n' \
+      >"$dir/site.yml"
+  else
+    printf '[mail_servers]\nee-target %s\n' "$ssh_vars" >"$dir/inventory.ini"
+    cp tests/playbooks/ee_proof.yml "$dir/ee_proof.yml"
+  fi
   # ansible-navigator refuses podman without a /dev/mqueue directory on the host (runner
   # passes --ipc=host; navigator issue 610). systemd mounts one on a standard host; this
   # sandbox has none, and podman itself needs none (it mounts its own in the container):
@@ -194,7 +210,7 @@ EOF
     # without a terminal, navigator's stdout mode passes ansible-runner's event markers on
     # (ESC[K, base64, ESC[nD): dropped from the log
     if ! (cd "$dir" && env -u ANSIBLE_CONFIG -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_VAULT_PASSWORD_FILE \
-        "$ROOT/$tools/bin/ansible-navigator" run ee_proof.yml -i inventory.ini --mode stdout \
+        "$ROOT/$tools/bin/ansible-navigator" run "$playbook" -i inventory.ini --mode stdout \
           --ee true --ce podman --eei "$EE_IMAGE" --pull-policy never --pae false \
           --lf "$ROOT/$dir/navigator.log" --co=--pod=ee-proof) 2>&1 |
         sed -E 's/\x1b\[K[A-Za-z0-9+\/=]*\x1b\[[0-9]+D//g; s/\x1b\[K//g' >"$dir/run$run.log"; then
@@ -203,14 +219,13 @@ EOF
     sed -n '/PLAY RECAP/,$p' "$dir/run$run.log"
     [ $rc -eq 0 ] || { tail -n 40 "$dir/run$run.log"; log "navigator run $run failed (log: $dir/run$run.log)"; return 1; }
   done
-  if ! grep -qE 'ee-target +: ok=[0-9]+ +changed=[1-9]' "$dir/run1.log"; then
+  if ! grep -qE '^[a-z.-]+ +: ok=[0-9]+ +changed=[1-9]' "$dir/run1.log"; then
     log "the first run changed nothing: it proved nothing"; return 1
   fi
-  if ! grep -qE 'ee-target +: ok=[0-9]+ +changed=0 .*failed=0' "$dir/run2.log"; then
+  if ! grep -qE '^[a-z.-]+ +: ok=[0-9]+ +changed=0 .*failed=0' "$dir/run2.log"; then
     log "the second run was not idempotent (see $dir/run2.log)"; return 1
   fi
-  log "proved: homelab.mailserver.resolver applied by ansible-navigator in $EE_IMAGE over SSH," \
-    "then 0 changed ($((SECONDS - t0)) s)"
+  log "proved: $playbook applied by ansible-navigator in $EE_IMAGE over SSH, then 0 changed ($((SECONDS - t0)) s)"
 }
 
 case "$mode" in
@@ -221,10 +236,14 @@ case "$mode" in
     ;;
   prove)
     build
-    prove
+    prove resolver
+    ;;
+  prove-site)
+    build
+    prove site
     ;;
   *)
-    echo "usage: scripts/ee.sh [build|rebuild|prove]" >&2
+    echo "usage: scripts/ee.sh [build|rebuild|prove|prove-site]" >&2
     exit 2
     ;;
 esac
