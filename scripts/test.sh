@@ -173,7 +173,7 @@ LANE_D=(deliverability dovecot watch)
 # named in another lane): the README's front door on fresh Debian 12 and 13 hosts;
 # unit tests and sanity on ansible-core 2.20 and 2.21 (Python 3.13, Debian 13);
 # site.yml on plain Debian 13 and 12 hosts (one with Postfix running); the execution
-# environment (scripts/ee.sh: about 85 s to build from nothing on 2 cores, then two
+# environment (scripts/ee.sh: 73 to 83 s to build from nothing on 2 cores, then two
 # ansible-navigator runs over SSH).
 SCRIPT_STAGES=(fresh-host core-matrix plain-host ee)
 declare -A STAGE_TITLE=(
