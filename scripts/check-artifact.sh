@@ -13,6 +13,9 @@ complain() { echo "artifact: $*" >&2; bad=1; }
 # Paths a user never runs (and must never receive).
 forbidden='^(molecule|benchmarks|scripts|containers|build|inventories/lab|tests/(lab|harness|collections|playbooks|plain_host|output|unit/mailserver_lab)|changelogs/fragments)(/|$)'
 forbidden+='|^playbooks/(lab|prove)\.yml$|^playbooks/files(/|$)|(^|/)\.[^/]+|vault-password|(^|/)vault\.yml$'
+# the project's execution environment recipe: shipped, ansible-builder would take it for
+# the collection's own requirements in anyone's execution environment
+forbidden+='|^meta/(execution-environment\.ya?ml|ee-requirements\.txt|ee-bindep\.txt)$'
 while IFS= read -r path; do
   path=${path#./}
   [ -n "$path" ] || continue

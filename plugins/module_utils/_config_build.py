@@ -11,6 +11,7 @@ as it was.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import grp
 import os
@@ -71,6 +72,30 @@ def argument_spec():
             expect=dict(type="dict", default={}),
         )),
     )
+
+
+@contextlib.contextmanager
+def stdin_from_devnull():
+    """Give the commands run inside the block /dev/null as standard input (run_command passes its own on).
+
+    The builds and checks read no input, but one waits for it: `sendmail -bt` reads test addresses
+    until end of file. Over SSH without pipelining (ansible-core's default, and how AWX and
+    ansible-navigator run) the module's standard input is the session's terminal (ssh -tt), which
+    never ends: `sendmail -bt` would wait forever. /dev/null ends at once.
+    """
+    try:
+        saved = os.dup(0)
+    except OSError:
+        saved = None
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null, 0)
+        yield
+    finally:
+        os.close(null)
+        if saved is not None:
+            os.dup2(saved, 0)
+            os.close(saved)
 
 
 class StepFailed(Exception):
@@ -389,8 +414,9 @@ class ConfigBuild:
                         "--regid=%d" % user.pw_gid, "--groups=%s" % groups, "--"] + list(argv)
         env.update({str(k): str(v) for k, v in (extra_env or {}).items()})
         try:
-            rc, out, err = self.module.run_command(argv, cwd=self.live_dir, environ_update=env, encoding=None,
-                                                   expand_user_and_vars=False, handle_exceptions=False)
+            with stdin_from_devnull():
+                rc, out, err = self.module.run_command(argv, cwd=self.live_dir, environ_update=env, encoding=None,
+                                                       expand_user_and_vars=False, handle_exceptions=False)
         except OSError as exc:
             rc, out, err = 127, b"", to_bytes("cannot run %s: %s" % (argv[0], exc))
         if stdout_path:

@@ -622,3 +622,22 @@ def test_real_m4_a_clean_build_installs_and_an_injected_entry_fails_leaving_the_
         assert word in result["msg"], result["msg"]
     assert result["origin"].startswith("sendmail_masquerade_*")
     assert snapshot(live) == before, "the live sendmail.mc and sendmail.cf must be byte-identical"
+
+
+# --- standard input ------------------------------------------------------------------------------
+
+
+def test_a_check_that_reads_standard_input_gets_end_of_file_not_the_modules_input(etc, run_module):
+    """sendmail -bt reads until end of file; over SSH without pipelining the module's stdin is a terminal that never ends."""
+    _live, conf, _log = etc
+    reader, writer = os.pipe()  # a standard input that never ends while the writer stays open
+    saved = os.dup(0)
+    os.dup2(reader, 0)
+    try:
+        result = run(run_module, dict(content=NEW, dest=str(conf), check=sh("timeout 10 cat >/dev/null")))
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, reader, writer):
+            os.close(fd)
+    assert result["check_rc"] == 0, "the check waited on the module's standard input (timeout's rc 124)"
+    assert conf.read_text() == NEW
