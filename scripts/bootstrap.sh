@@ -15,9 +15,10 @@ cd "$ROOT"
 #   debootstrap: the base images; uidmap slirp4netns fuse-overlayfs: podman's helpers
 #   m4 sendmail-cf: the unit tests build sendmail.mc (m4 files only, no daemon)
 #   bind9-utils: named-checkzone for the zone snippet tests
+#   openssh-client: Ansible's ssh connection (the lab's runs over SSH, inventories/lab-ssh)
 apt_pkgs=(podman runc catatonit nftables iptables debootstrap uidmap slirp4netns fuse-overlayfs
           python3-venv python3-pip git ca-certificates
-          m4 sendmail-cf shellcheck bind9-utils)
+          m4 sendmail-cf shellcheck bind9-utils openssh-client)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

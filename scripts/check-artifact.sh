@@ -11,7 +11,7 @@ bad=0
 complain() { echo "artifact: $*" >&2; bad=1; }
 
 # Paths a user never runs (and must never receive).
-forbidden='^(molecule|benchmarks|scripts|containers|build|inventories/lab|tests/(lab|harness|collections|playbooks|plain_host|output|unit/mailserver_lab)|changelogs/fragments)(/|$)'
+forbidden='^(molecule|benchmarks|scripts|containers|build|inventories/lab|inventories/lab-ssh|tests/(lab|lab_restore|harness|collections|playbooks|plain_host|output|unit/mailserver_lab)|changelogs/fragments)(/|$)'
 forbidden+='|^playbooks/(lab|prove)\.yml$|^playbooks/files(/|$)|(^|/)\.[^/]+|vault-password|(^|/)vault\.yml$'
 # the project's execution environment recipe: shipped, ansible-builder would take it for
 # the collection's own requirements in anyone's execution environment

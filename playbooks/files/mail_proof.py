@@ -2,7 +2,8 @@
 
 Run on a lab host (ansible.builtin.script) with one argument, the role:
   server   on bigboy: the chapter's SMTP conversation, virtusertable and
-           aliases deliveries, relay refused and allowed, greylisting, GTUBE,
+           aliases deliveries, relay refused and allowed, greylisting, GTUBE refused
+           at SMTP time and milder spam filed into Junk,
            system mail submitted with /usr/sbin/sendmail (root, a local
            user, -f apache), a delivery over IPv6 (::1), the ACME certificate's
            chain on the five TLS ports, and a brute-force source banned by fail2ban
@@ -373,15 +374,26 @@ def spam_checks():
                          first[0] == 451 and "4.7.1" in first[1], f"{first[0]} {first[1][:90]}"))
     results.append(check("accepted on the retry after the greylisting delay, and delivered",
                          retry[0] == 250 and mailbox_has("paul", tok), f"RCPT {retry[0]} after {waited} s"))
-    # SpamAssassin through procmail and spamc.
+    # SpamAssassin in the SMTP conversation (spamass-milter): at or above the reject score, 550.
     tok = token()
     sender = "sender@another-web-site.example"
+    try:
+        r = converse("127.0.0.3", sender, ["paul@my-site.com"],
+                     message(tok, sender, "paul@my-site.com").replace("Testing sendmail", GTUBE + "\r\nTesting sendmail"))
+        refused = r.get("data", (0, b""))
+    except smtplib.SMTPDataError as exc:
+        refused = (exc.smtp_code, exc.smtp_error)
+    kept = mailbox_has("paul", tok, 5)
+    results.append(check("GTUBE refused with 550 at SMTP time (spamass-milter, end of DATA), never delivered",
+                         refused[0] == 550 and not kept, f"{refused[0]} {refused[1][:60]!r}, delivered {bool(kept)}"))
+    # Below the reject score (the lab rule's phrase, about 8): tagged in the conversation, filed into Junk.
+    tok = token()
     r = converse("127.0.0.3", sender, ["paul@my-site.com"],
-                 message(tok, sender, "paul@my-site.com").replace("Testing sendmail", GTUBE + "\r\nTesting sendmail"))
+                 message(tok, sender, "paul@my-site.com").replace("Testing sendmail", "homelab-lab-mildly-spammy\r\nTesting"))
     where, text = find_mail("paul", tok)
     head = headers_of(text)
     subject = next((line for line in head.splitlines() if line.lower().startswith("subject:")), "")
-    results.append(check("GTUBE over SMTP tagged (X-Spam-Flag: YES, subject tag) and filed into Junk by Sieve",
+    results.append(check("spam under the reject score tagged (X-Spam-Flag: YES, subject tag) and filed into Junk by Sieve",
                          r["rcpt"][0][0] == 250 and "X-Spam-Flag: YES" in head and "SPAM" in subject
                          and "Junk" in (where or ""), f"{where}: {subject}"))
     tok = token()
