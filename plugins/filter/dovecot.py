@@ -23,7 +23,7 @@ REQUIRED = (
     "dovecot_log_path", "dovecot_settings", "dovecot_extra_config", "ssl_cert", "ssl_key",
     "dovecot_lda", "dovecot_quota_exceeded", "dovecot_sieve", "dovecot_managesieve", "dovecot_managesieve_port",
     "dovecot_sieve_before", "dovecot_sieve_default", "dovecot_sieve_junk", "dovecot_spam_learning", "dovecot_quota",
-    "dovecot_quota_users", "dovecot_quota_warning", "dovecot_dependent_spamc",
+    "dovecot_quota_users", "dovecot_quota_warning", "dovecot_dependent_spamc", "dovecot_dependent_spam_scanned_header",
 )
 # Platform paths the delivery features use (vars/main.yml passes them with the variables).
 FEATURE_PATHS = ("sieve_dir", "sieve_bin_dir", "quota_users_path", "quota_warning_script")
@@ -300,6 +300,9 @@ def _check_delivery(data, errors):
         for index, arg in enumerate(spamc[1:], 1):
             if not (V.one_line(arg) and re.fullmatch(r"[A-Za-z0-9._=/:-]+", arg)):
                 errors.add(f"dovecot_dependent_spamc[{index}]", arg, "an argument of letters, digits and ._=/:-")
+        scanned = data["dovecot_dependent_spam_scanned_header"]
+        if scanned not in ("", None):
+            errors.check(V.check_header_name, scanned, "dovecot_dependent_spam_scanned_header")
         if lda and not sieve:
             errors.add("dovecot_sieve", False, "true: with dovecot_lda, SpamAssassin scans each message in the "
                        "global Sieve script (spamc through Sieve's filter extension); set dovecot_sieve: true, or "

@@ -994,6 +994,20 @@ def is_systemd_unit(value):
 check_systemd_unit = _checker(is_systemd_unit, VALID_SYSTEMD_UNIT)
 
 
+# ---------------------------------------------------------------- message headers
+# RFC 5322 2.2: a field name is printable US-ASCII but the colon; here letters, digits and - (every
+# header the collection names, and safe inside a Sieve string and a procmail pattern).
+HEADER_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,75}")
+VALID_HEADER_NAME = "a message header name (X-Spam-Checker-Version): a letter, then letters, digits and -"
+
+
+def is_header_name(value):
+    return is_str(value) and HEADER_NAME_RE.fullmatch(value) is not None
+
+
+check_header_name = _checker(is_header_name, VALID_HEADER_NAME)
+
+
 # ---------------------------------------------------------------- registry
 KINDS = {
     name: (globals()["is_" + name], globals()["check_" + name])
@@ -1004,6 +1018,6 @@ KINDS = {
         "milter_name", "macro_name", "ip_address", "ip_network", "ipv4_prefix", "port", "file_mode",
         "dovecot_setting", "sa_option", "sa_language", "sa_locale", "m4_text", "smtp_text", "smart_host", "count",
         "cipher_list", "setting_name", "milter_peer", "relay_domain", "relay_key", "relay_host", "sasl_login",
-        "sieve_script", "quota_size", "systemd_unit",
+        "sieve_script", "quota_size", "systemd_unit", "header_name",
     )
 }

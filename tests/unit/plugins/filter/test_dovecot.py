@@ -457,6 +457,7 @@ def test_no_learning_without_spamassassin(version):
     ({"dovecot_managesieve_port": 0}, "dovecot_managesieve_port"),
     ({"dovecot_dependent_spamc": ["spamc"]}, "dovecot_dependent_spamc[0]"),
     ({"dovecot_dependent_spamc": SPAMC + ["-u x; rm"]}, "dovecot_dependent_spamc[3]"),
+    ({"dovecot_dependent_spam_scanned_header": 'X" { discard; } #'}, "dovecot_dependent_spam_scanned_header"),
     ({"dovecot_settings": {"mail_plugins": "quota"}}, "dovecot_settings"),
 ])
 def test_mailbox_side_input_is_checked_naming_the_variable(overrides, variable):

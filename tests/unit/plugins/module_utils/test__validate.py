@@ -273,6 +273,11 @@ TABLE = {
         ("pyspf-milter", True), ("x" * 100, True), ("x" * 101, False), ("-sendmail", False), ("send mail", False),
         ("sendmail;reboot", False), ("$(reboot)", False), ("a/b", False), (".hidden", False), (25, False),
     ],
+    "header_name": [
+        ("X-Spam-Checker-Version", True), ("X-Spam-Flag", True), ("Subject", True), ("x" * 76, True),
+        ("x" * 77, False), ("X-Spam:", False), ('X"} { discard; } #', False), ("X Spam", False), ("-X", False),
+        ("X-Spam\n", False), ("", False), ("X-Späm", False), (1, False),
+    ],
 }
 # Kinds of text that span lines: a newline is part of a good value.
 MULTILINE = {"sieve_script"}
