@@ -8,6 +8,9 @@
 #                                 # container (pod ee-proof), twice: the second run must change nothing
 #   bash scripts/ee.sh prove-site # the same with the collection's site playbook (homelab.mailserver.site)
 #                                 # on the example inventory: a whole mail server, several minutes
+#   bash scripts/ee.sh prove-lab [LIMIT]  # the site playbook from the image on the lab that is up
+#                                 # (scripts/demo.sh), over SSH inside its pod, twice: the second
+#                                 # run must change nothing (the lab stage's restored bigboy)
 # Nothing is pulled: the base is the project's own Debian 13 image (scripts/images.sh),
 # pip inside the build uses this machine's own pip configuration (index, CA bundle),
 # apt the mirror the base image names, and the collections go in as tarballs.
@@ -230,6 +233,60 @@ PY
   log "proved: $playbook applied by ansible-navigator in $EE_IMAGE over SSH, then 0 changed ($((SECONDS - t0)) s)"
 }
 
+prove_lab() {
+  # The lab (playbooks/lab.yml, already up), converged by ansible-navigator from the image over SSH:
+  # the EE container joins the lab's pod, so it reaches each host's sshd on its own loopback address
+  # (lab_ssh_address) with this lab's key and known_hosts (.cache/lab-ssh), as AWX reaches real hosts.
+  # The collection's site playbook twice: the first run must not fail, the second must change nothing.
+  # $1: an --limit pattern (default: every host site.yml applies to).
+  local limit=${1:-all} dir=$stage/lab run rc=0
+  podman pod exists homelab-lab || { log "no lab is up (bash scripts/demo.sh makes one)"; return 1; }
+  [ -f .cache/lab-ssh/id_ed25519 ] || { log "the lab has no SSH key (.cache/lab-ssh): run playbooks/lab.yml"; return 1; }
+  rm -rf "$dir" && mkdir -p "$dir"
+  # the EE container sees only this directory: the lab inventory's variables (links resolved),
+  # its vault password, the key and known_hosts, and an inventory without the ProxyCommand that
+  # inventories/lab-ssh needs outside the pod
+  cp -rL inventories/lab/group_vars inventories/lab/host_vars "$dir/"
+  cp inventories/lab/vault-password.txt .cache/lab-ssh/id_ed25519 .cache/lab-ssh/known_hosts "$dir/"
+  python - inventories/lab-ssh/hosts.yml "$dir/hosts.yml" <<'PY'
+import sys
+import yaml
+with open(sys.argv[1]) as handle:
+    inventory = yaml.safe_load(handle)
+common = inventory["all"]["vars"]
+common.pop("__lab_ssh_dir", None)
+common["ansible_ssh_private_key_file"] = "{{ inventory_dir }}/id_ed25519"
+common["ansible_ssh_common_args"] = "-o UserKnownHostsFile={{ inventory_dir }}/known_hosts -o StrictHostKeyChecking=yes"
+with open(sys.argv[2], "w") as handle:
+    handle.write("---\n# inventories/lab-ssh for ansible-navigator inside the lab's pod (scripts/ee.sh prove-lab)\n")
+    yaml.safe_dump(inventory, handle, sort_keys=False)
+PY
+  printf -- '---\n- name: The collection site playbook, from the image\n  ansible.builtin.import_playbook: homelab.mailserver.site\n' \
+    >"$dir/site.yml"
+  # the EE's user (1000) reads them inside the container
+  chown -R 1000 "$dir"
+  [ -d /dev/mqueue ] || mkdir /dev/mqueue  # see prove()
+  for run in 1 2; do
+    if ! (cd "$dir" && env -u ANSIBLE_CONFIG -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_VAULT_PASSWORD_FILE \
+        "$ROOT/$tools/bin/ansible-navigator" run site.yml -i hosts.yml --limit "$limit" \
+          --vault-password-file vault-password.txt --mode stdout \
+          --ee true --ce podman --eei "$EE_IMAGE" --pull-policy never --pae false \
+          --lf "$ROOT/$dir/navigator.log" --co=--pod=homelab-lab) 2>&1 |
+        sed -E 's/\x1b\[K[A-Za-z0-9+\/=]*\x1b\[[0-9]+D//g; s/\x1b\[K//g' >"$dir/run$run.log"; then
+      rc=1
+    fi
+    sed -n '/PLAY RECAP/,$p' "$dir/run$run.log"
+    [ $rc -eq 0 ] || { tail -n 40 "$dir/run$run.log"; log "navigator run $run on the lab failed (log: $dir/run$run.log)"; return 1; }
+  done
+  if ! grep -qE '^[a-z.-]+ +: ok=[0-9]+ +changed=[0-9]+ .*failed=0' "$dir/run1.log"; then
+    log "the first run on the lab reports no host without failures (see $dir/run1.log)"; return 1
+  fi
+  if grep -E '^[a-z.-]+ +: ' "$dir/run2.log" | grep -qvE 'changed=0 .*failed=0'; then
+    log "the second run on the lab was not idempotent (see $dir/run2.log)"; return 1
+  fi
+  log "proved: the lab ($limit) converged by ansible-navigator in $EE_IMAGE over SSH, then 0 changed ($((SECONDS - t0)) s)"
+}
+
 case "$mode" in
   build) build ;;
   rebuild)
@@ -244,8 +301,12 @@ case "$mode" in
     build
     prove site
     ;;
+  prove-lab)
+    build
+    prove_lab "${2:-all}"
+    ;;
   *)
-    echo "usage: scripts/ee.sh [build|rebuild|prove|prove-site]" >&2
+    echo "usage: scripts/ee.sh [build|rebuild|prove|prove-site|prove-lab [LIMIT]]" >&2
     exit 2
     ;;
 esac
