@@ -1,9 +1,10 @@
 """The chapter's mail server, proved with real SMTP over 127.0.0.0/8 inside the container.
 
-bigboy.my-site.com listens on 127.0.0.1:25; 127.0.0.2 is a trusted client (access RELAY),
-127.0.0.5 an untrusted one; "remote.example" is the SMTP sink on 127.0.0.3:25 (prepare.yml),
-reached through the mailertable. 127.0.0.6, 127.0.0.7 and 127.0.0.8 are clients that relaying
-by name is tried from (the lab name server answers their PTR records).
+bigboy.my-site.com listens on 127.0.0.1:25 (and on ::1, tests/test_relay_ipv6.py); 127.0.0.2 is
+a trusted client (access RELAY), 127.0.0.5 an untrusted one; "remote.example" is the SMTP sink on
+127.0.0.3:25 (prepare.yml), reached through the mailertable. 127.0.0.6, 127.0.0.7 and 127.0.0.8
+are clients that relaying by name is tried from (the lab name server answers their PTR records).
+Mail for other outside domains leaves through the provider's relay (tests/test_relay_ipv6.py).
 """
 
 import json
@@ -99,7 +100,7 @@ def test_running_daemon_uses_the_new_configuration(host):
     """The greeting and EHLO come from the rendered sendmail.cf (catches a restart that did not take)."""
     cf = host.file("/etc/mail/sendmail.cf").content_string
     assert "Kvirtuser hash -o /etc/mail/virtusertable.db" in cf
-    assert "O DaemonPortOptions=Family=inet, Name=MTA, Port=25, M=A, Addr=127.0.0.1" in cf
+    assert "O DaemonPortOptions=Family=inet, Name=MTA-1, Port=25, M=A, Addr=127.0.0.1" in cf
     pid = host.file("/run/sendmail/mta/sendmail.pid").content_string.split()[0]
     started = int(host.run(f"stat -c %Y /proc/{pid}").stdout.strip())
     assert started >= host.file("/etc/mail/sendmail.cf").mtime.timestamp() - 1
