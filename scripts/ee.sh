@@ -294,7 +294,8 @@ case "$mode" in
     build no-cache
     ;;
   prove)
-    build
+    # HOMELAB_EE_FROM_NOTHING=1 (the test command's stage ee): every image layer built anew
+    build "${HOMELAB_EE_FROM_NOTHING:+no-cache}"
     prove resolver
     ;;
   prove-site)

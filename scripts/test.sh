@@ -219,7 +219,8 @@ run_item() {
     # the full suite runs the newest leg (2.19 runs every other stage); `test.sh core-matrix` runs all
     core-matrix) if [ "$mode" = full ]; then bash scripts/core-matrix.sh 2.21; else bash scripts/core-matrix.sh; fi ;;
     plain-host) bash scripts/plain-host.sh ;;
-    ee) bash scripts/ee.sh prove ;;
+    # the image from nothing (no layer cache; the tools venv kept), then the proof
+    ee) HOMELAB_EE_FROM_NOTHING=1 bash scripts/ee.sh prove ;;
     *) bash scripts/molecule.sh "$1" test ;;
   esac
 }
