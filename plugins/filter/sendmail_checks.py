@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.homelab.mailserver.plugins.module_utils import _sendmail_validate as M
 from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V
 
@@ -103,11 +105,30 @@ _NUMBERS = {
     "sendmail_queue_la": (0, None, True),
     "sendmail_refuse_la": (0, None, True),
     "sendmail_connection_rate_throttle": (0, None, True),
+    "sendmail_client_rate_limit": (0, None, False),
+    "sendmail_client_connection_limit": (0, None, False),
     "sendmail_procmail_locksleep": (0, None, False),
     "sendmail_max_queue_children": (0, None, True),
     "sendmail_max_runners_per_queue": (1, None, True),
 }
 LOCAL_MAILBOXES = ("", "mbox", "maildir")
+
+
+def _check_client_limits_exempt(value, errors):
+    """Each entry becomes the access keys ClientRate:ENTRY and ClientConn:ENTRY: an address or network."""
+    name = "sendmail_client_limits_exempt"
+    if not isinstance(value, list):
+        errors.add(name, value, "a list of client addresses or networks (127.0.0.1, 192.168.1, IPv6:2001:db8)")
+        return
+    for index, entry in enumerate(value):
+        where = f"{name}[{index}]"
+        if not isinstance(entry, str) or not (V.is_ip_address(entry) and ":" not in entry
+                                              or re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){0,2}", entry)
+                                              or re.fullmatch(r"IPv6:[0-9A-Fa-f:]+", entry)):
+            errors.add(where, entry, "a client address or network as an access map key: 127.0.0.1, 192.168.1 "
+                       "(a /24 and the like by its leading octets), IPv6:2001:db8")
+            continue
+        errors.check(V.check_access_key, "ClientRate:" + entry, where)
 
 
 def _check_dnsbl(name, value, errors):
@@ -360,6 +381,8 @@ def sendmail_config_errors(config):
         _check_recipes("sendmail_procmail_recipes", config["sendmail_procmail_recipes"], errors)
     if "sendmail_listen_addresses" in config:
         _check_listen("sendmail_listen_addresses", config["sendmail_listen_addresses"], errors)
+    if "sendmail_client_limits_exempt" in config:
+        _check_client_limits_exempt(config["sendmail_client_limits_exempt"], errors)
     for name in ("sendmail_local_mailbox", "sendmail_dependent_local_mailbox"):  # a sendmail.mc comment, procmailrc
         if name in config and config[name] not in LOCAL_MAILBOXES:
             errors.add(name, config[name], "'', 'mbox' or 'maildir'")
