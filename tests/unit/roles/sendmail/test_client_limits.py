@@ -4,6 +4,8 @@ FEATURE(ratecontrol) and FEATURE(conncontrol), the access entries they read, and
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -17,7 +19,7 @@ from sendmail_render import CHECKS, ROLE, render, role_vars  # noqa: E402
 
 RATE = "FEATURE(`ratecontrol', `nodelay', `terminate')dnl"
 CONN = "FEATURE(`conncontrol', `nodelay', `terminate')dnl"
-ACCESS_DB = "FEATURE(`access_db'"
+DELAY_CHECKS = "FEATURE(`delay_checks')dnl"
 
 
 def mc(**overrides):
@@ -39,11 +41,26 @@ def test_no_limits_by_default():
     assert access() == {}
 
 
-def test_limits_enable_their_feature_after_the_access_map():
+def test_limits_enable_their_feature_after_delay_checks():
     lines = mc(sendmail_client_rate_limit=30, sendmail_client_connection_limit=5)
-    access_db = next(i for i, line in enumerate(lines) if line.startswith(ACCESS_DB))
-    assert lines.index(RATE) > access_db and lines.index(CONN) > access_db
+    assert lines.index(RATE) > lines.index(DELAY_CHECKS) and lines.index(CONN) > lines.index(DELAY_CHECKS)
     assert CONN not in mc(sendmail_client_rate_limit=30) and RATE not in mc(sendmail_client_connection_limit=5)
+    # without delay_checks the checks run at connect anyway: no nodelay
+    plain = mc(sendmail_client_rate_limit=30, sendmail_client_connection_limit=5, sendmail_delay_checks=False)
+    assert "FEATURE(`ratecontrol', `', `terminate')dnl" in plain and "FEATURE(`conncontrol', `', `terminate')dnl" in plain
+
+
+@pytest.mark.parametrize("delay_checks", [True, False])
+def test_limits_build_with_m4_without_errors(tmp_path, delay_checks):
+    assert shutil.which("m4") and os.path.exists("/usr/share/sendmail/cf/m4/cf.m4"), "install m4 and sendmail-cf"
+    src = tmp_path / "sendmail.mc"
+    src.write_text("\n".join(mc(sendmail_mode="server", sendmail_client_rate_limit=30,
+                                sendmail_client_connection_limit=5, sendmail_delay_checks=delay_checks)) + "\n")
+    proc = subprocess.run(["m4", str(src)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    # the rulesets the features add: the access map's ClientRate and ClientConn lookups, 421 with terminate
+    assert "<! ClientRate>" in proc.stdout and "<! ClientConn>" in proc.stdout
+    assert "421 Connection rate limit exceeded." in proc.stdout and "421 Too many open connections." in proc.stdout
 
 
 def test_access_entries_hold_the_limit_and_exempt_the_listed_clients():
