@@ -180,7 +180,7 @@ class Handler(socketserver.BaseRequestHandler):
     @staticmethod
     def expected():
         with open(USERS, encoding="utf-8") as handle:
-            user, _, password = handle.readline().rstrip("\n").partition(":")
+            user, _sep, password = handle.readline().rstrip("\n").partition(":")
         return (user, password)
 
     def store(self, sender, rcpts, data):
