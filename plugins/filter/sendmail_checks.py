@@ -401,8 +401,6 @@ def _check_backup_mx(config, errors):
     host = config.get("sendmail_backup_mx_primary_host", "")
     if host:
         errors.check(V.check_hostname, host, "sendmail_backup_mx_primary_host")
-    if "sendmail_backup_mx_check_recipients" in config and not isinstance(config["sendmail_backup_mx_check_recipients"], bool):
-        errors.add("sendmail_backup_mx_check_recipients", config["sendmail_backup_mx_check_recipients"], "a boolean")
     for name in ("sendmail_smart_host", "sendmail_relay_host"):
         if config.get(name):
             errors.add(name, config[name], "empty when sendmail_mode is 'backup_mx': a backup MX hands its mail to the "

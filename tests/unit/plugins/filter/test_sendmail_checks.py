@@ -307,8 +307,6 @@ def test_smtps_and_size_errors(config, expected):
      "sendmail_backup_mx_primary_host: 'a b' is not valid"),
     ({"sendmail_mode": "backup_mx", "sendmail_backup_mx_primary": "bigboy", "sendmail_smart_host": "mail.example"},
      "sendmail_smart_host: 'mail.example' is not valid: empty when sendmail_mode is 'backup_mx'"),
-    ({"sendmail_mode": "backup_mx", "sendmail_backup_mx_primary": "bigboy", "sendmail_backup_mx_check_recipients": "no"},
-     "sendmail_backup_mx_check_recipients: 'no' is not valid: a boolean"),
     ({"sendmail_queue_return": "five days"}, "sendmail_queue_return: 'five days' is not valid: a duration"),
     ({"sendmail_queue_warn": "4h')dnl"}, "sendmail_queue_warn"),
 ])
@@ -320,5 +318,5 @@ def test_backup_mx_and_queue_errors(config, expected):
 def test_backup_mx_valid():
     assert sendmail_config_errors({"sendmail_mode": "backup_mx", "sendmail_backup_mx_primary": "bigboy.my-site.com",
                                    "backup_mx_primary_in_inventory": True, "sendmail_backup_mx_primary_host": "",
-                                   "sendmail_backup_mx_check_recipients": True, "sendmail_smart_host": "",
+                                   "sendmail_smart_host": "",
                                    "sendmail_queue_return": "5d", "sendmail_queue_warn": "4h"}) == []

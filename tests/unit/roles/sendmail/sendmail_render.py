@@ -15,6 +15,7 @@ import pathlib
 import jinja2
 import jinja2.nativetypes
 import yaml
+from ansible.plugins.filter.core import FilterModule as AnsibleCoreFilters
 from ansible.plugins.test.core import TestModule as AnsibleCoreTests
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
@@ -104,6 +105,8 @@ def _environment():
         undefined=jinja2.StrictUndefined,
     )
     env.filters["homelab.mailserver.sendmail_milter_macros"] = CHECKS.sendmail_milter_macros
+    # ansible-core's bool filter (a -e value arrives as text)
+    env.filters["bool"] = AnsibleCoreFilters().filters()["bool"]
     # ansible-core's own tests (match, search, ...), which the role's values use
     env.tests.update(AnsibleCoreTests().tests())
     return env
