@@ -511,8 +511,59 @@ def _check_local_senders(model):
                 )
 
 
+# The recipient-check reply of a backup MX for an address its primary would refuse.
+BACKUP_MX_UNKNOWN = "ERROR:5.1.1:550 User unknown"
+
+
+def mail_backup_mx(model, host, check_recipients=True, own_names=None):
+    """What a backup MX needs from its primary's domain model (MODEL, mail_domains' result).
+
+    Returns a dictionary with C(relay_domains) (the primary's local domains: the backup relays
+    for them, never delivers them itself), C(mailertable) (each domain to C(esmtp:[HOST]), no MX
+    lookup) and C(access). With CHECK_RECIPIENTS, a domain whose catch-all refuses every address
+    it does not list (C(error:...)) gets C(To:address RELAY) for each address the primary
+    accepts and C(To:domain ERROR:5.1.1:550 User unknown) for the rest, so that the backup refuses
+    an unknown recipient at RCPT instead of bouncing it later; a domain that accepts every address
+    (no catch-all, or one that delivers) gets no access entries: relay-domains accepts it whole.
+    OWN_NAMES, the backup's own host names, get C(To:name OK) where they lie under a checked domain:
+    sendmail looks a recipient's domain up with its parent domains, and the backup's own mail
+    (root@backup.my-site.com) is not the primary's to refuse.
+    """
+    where = "sendmail_backup_mx_primary"
+    if not isinstance(model, dict) or "local_domains" not in model:
+        raise AnsibleFilterError("mail_backup_mx: input must be the primary's domain model (mail_domains), "
+                                 f"got {_type_name(model)}")
+    _require("sendmail_backup_mx_primary_host", V.check_hostname(host, "sendmail_backup_mx_primary_host"))
+    if not isinstance(check_recipients, bool):
+        raise AnsibleFilterError("mail_backup_mx: " + V.problem("sendmail_backup_mx_check_recipients", check_recipients,
+                                                                "a boolean"))
+    domains = list(model["local_domains"])
+    if not domains:
+        raise AnsibleFilterError(
+            f"mail_backup_mx: {where}: the primary has no local mail domain (a mailserver_domain_* variable with "
+            "local true among its groups' variables): name the mail server whose domains this backup MX queues for"
+        )
+    virtual = {entry["key"]: entry["value"] for entry in model["virtusertable"]}
+    access = {}
+    for domain in domains:
+        if not (check_recipients and str(virtual.get(f"@{domain}", "")).startswith("error:")):
+            continue
+        for address in sorted(key for key in virtual if key.endswith(f"@{domain}") and not key.startswith("@")):
+            access[f"To:{address}"] = "RELAY"
+        access[f"To:{domain}"] = BACKUP_MX_UNKNOWN
+        for name in own_names or []:
+            name = str(name).lower().rstrip(".")
+            if name != domain and name.endswith(f".{domain}") and V.check_hostname(name, "own_names") is None:
+                access[f"To:{name}"] = "OK"
+    return {
+        "relay_domains": domains,
+        "mailertable": {domain: f"esmtp:[{host}]" for domain in domains},
+        "access": access,
+    }
+
+
 class FilterModule:
     """homelab.mailserver mail domain filters."""
 
     def filters(self):
-        return {"mail_domains": mail_domains, "mail_domains_server": mail_domains_server}
+        return {"mail_domains": mail_domains, "mail_domains_server": mail_domains_server, "mail_backup_mx": mail_backup_mx}

@@ -91,6 +91,8 @@ _M4_SCALARS = {
     "sendmail_tls_key": ("abs_path", _ALWAYS),
     "sendmail_tls_ca_file": ("abs_path", ""),
     "sendmail_connection_rate_window_size": ("duration", None),
+    "sendmail_queue_return": ("duration", None),
+    "sendmail_queue_warn": ("duration", None),
     "sendmail_tls_cipher_list": ("cipher_list", _ALWAYS),
 }
 # whole numbers: name -> (minimum, maximum, null allowed)
@@ -363,8 +365,10 @@ def sendmail_config_errors(config):
     if not isinstance(config, dict):
         return [V.problem("sendmail_config_errors input", config, "a dictionary of the sendmail variables")]
     mode = config.get("sendmail_mode")
-    if "sendmail_mode" in config and mode not in ("server", "client"):
-        errors.add("sendmail_mode", mode, "'server' or 'client'")
+    if "sendmail_mode" in config and mode not in ("server", "client", "backup_mx"):
+        errors.add("sendmail_mode", mode, "'server', 'client' or 'backup_mx'")
+    if mode == "backup_mx":
+        _check_backup_mx(config, errors)
     if mode == "client" and not config.get("sendmail_smart_host") and not config.get("sendmail_relay_host"):
         errors.add("sendmail_smart_host", config.get("sendmail_smart_host"),
                    "required when sendmail_mode is 'client' (the mail server to relay through), "
@@ -406,6 +410,24 @@ def sendmail_config_errors(config):
 
 
 RELAY_TLS_MODES = ("starttls", "implicit")
+
+
+def _check_backup_mx(config, errors):
+    """backup_mx mode: a primary of this inventory, the host its mail goes to, no smart host or relay."""
+    primary = config.get("sendmail_backup_mx_primary", "")
+    if not primary:
+        errors.add("sendmail_backup_mx_primary", primary, "the inventory name of the primary mail server, required "
+                   "when sendmail_mode is 'backup_mx' (its mailserver_domain_* variables name the domains queued here)")
+    elif config.get("backup_mx_primary_in_inventory") is False:
+        errors.add("sendmail_backup_mx_primary", primary, "a host of this inventory (the primary mail server whose "
+                   "domains this backup MX queues for)")
+    host = config.get("sendmail_backup_mx_primary_host", "")
+    if host:
+        errors.check(V.check_hostname, host, "sendmail_backup_mx_primary_host")
+    for name in ("sendmail_smart_host", "sendmail_relay_host"):
+        if config.get(name):
+            errors.add(name, config[name], "empty when sendmail_mode is 'backup_mx': a backup MX hands its mail to the "
+                       "primary (sendmail_backup_mx_primary) and sends nothing else")
 
 
 def _check_relay(config, errors):

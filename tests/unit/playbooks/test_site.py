@@ -38,3 +38,17 @@ def test_playbooks_run_on_the_groups_the_extra_vars_name(tmp_path, playbook, wan
 
 def test_without_extra_vars_the_groups_are_mail_servers_and_mail_clients(tmp_path):
     assert set(list_hosts(tmp_path, "site.yml")) == {"old.example"}
+
+
+def test_backup_mx_hosts_run_in_site_dns_records_and_verify_by_their_group(tmp_path):
+    """mail_backup_mx by default, mailserver_backup_mx_group when given; the doctor examines them too."""
+    INVENTORY["all"]["children"]["mail_backup_mx"] = {"hosts": {"mx2.example": {}}}
+    INVENTORY["all"]["children"]["secondaries"] = {"hosts": {"mx3.example": {}}}
+    try:
+        assert set(list_hosts(tmp_path, "site.yml")) == {"old.example", "mx2.example"}
+        assert set(list_hosts(tmp_path, "playbooks/dns_records.yml")) == {"old.example", "mx2.example"}
+        assert set(list_hosts(tmp_path, "playbooks/verify.yml")) == {"old.example", "mx2.example"}
+        assert set(list_hosts(tmp_path, "site.yml", "-e", "mailserver_backup_mx_group=secondaries")) == {
+            "old.example", "mx3.example"}
+    finally:
+        del INVENTORY["all"]["children"]["mail_backup_mx"], INVENTORY["all"]["children"]["secondaries"]

@@ -26,7 +26,7 @@ def test_valid_is_empty():
 
 
 @pytest.mark.parametrize("config, expected", [
-    ({"sendmail_mode": "relay"}, "sendmail_mode: 'relay' is not valid: 'server' or 'client'"),
+    ({"sendmail_mode": "relay"}, "sendmail_mode: 'relay' is not valid: 'server', 'client' or 'backup_mx'"),
     ({"sendmail_mode": "client", "sendmail_smart_host": ""}, "sendmail_smart_host: '' is not valid: required when sendmail_mode is 'client'"),
     ({"sendmail_dnsbl": [{"zone": "bl spamcop"}]}, "sendmail_dnsbl[0].zone: 'bl spamcop' is not valid: a DNS zone"),
     ({"sendmail_dnsbl": [{"message": "x"}]}, "sendmail_dnsbl[0].zone: None is not valid: a DNS zone"),
@@ -297,3 +297,26 @@ def test_special_alias_members_in_a_comma_string_and_unknown_kinds():
 def test_smtps_and_size_errors(config, expected):
     errors = sendmail_config_errors(config)
     assert len(errors) == 1 and errors[0].startswith(expected), errors
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"sendmail_mode": "backup_mx"}, "sendmail_backup_mx_primary: '' is not valid: the inventory name of the primary"),
+    ({"sendmail_mode": "backup_mx", "sendmail_backup_mx_primary": "bigbo", "backup_mx_primary_in_inventory": False},
+     "sendmail_backup_mx_primary: 'bigbo' is not valid: a host of this inventory"),
+    ({"sendmail_mode": "backup_mx", "sendmail_backup_mx_primary": "bigboy", "sendmail_backup_mx_primary_host": "a b"},
+     "sendmail_backup_mx_primary_host: 'a b' is not valid"),
+    ({"sendmail_mode": "backup_mx", "sendmail_backup_mx_primary": "bigboy", "sendmail_smart_host": "mail.example"},
+     "sendmail_smart_host: 'mail.example' is not valid: empty when sendmail_mode is 'backup_mx'"),
+    ({"sendmail_queue_return": "five days"}, "sendmail_queue_return: 'five days' is not valid: a duration"),
+    ({"sendmail_queue_warn": "4h')dnl"}, "sendmail_queue_warn"),
+])
+def test_backup_mx_and_queue_errors(config, expected):
+    errors = sendmail_config_errors(config)
+    assert any(expected in error for error in errors), errors
+
+
+def test_backup_mx_valid():
+    assert sendmail_config_errors({"sendmail_mode": "backup_mx", "sendmail_backup_mx_primary": "bigboy.my-site.com",
+                                   "backup_mx_primary_in_inventory": True, "sendmail_backup_mx_primary_host": "",
+                                   "sendmail_smart_host": "",
+                                   "sendmail_queue_return": "5d", "sendmail_queue_warn": "4h"}) == []

@@ -15,6 +15,7 @@ import pathlib
 import jinja2
 import jinja2.nativetypes
 import yaml
+from ansible.plugins.filter.core import FilterModule as AnsibleCoreFilters
 from ansible.plugins.test.core import TestModule as AnsibleCoreTests
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
@@ -40,19 +41,31 @@ def _yaml(path):
         return yaml.safe_load(handle) or {}
 
 
-def role_vars(platform="Debian", overrides=None, domain_vars=None):
-    """Variables as the template sees them (defaults < overrides < role vars)."""
+def role_vars(platform="Debian", overrides=None, domain_vars=None, primary_domain_vars=None, own_names=()):
+    """Variables as the template sees them (defaults < overrides < role vars).
+
+    PRIMARY_DOMAIN_VARS: the primary's mailserver_domain_* variables, read through hostvars
+    in backup_mx mode (vars/main.yml's __sendmail_backup_mx_data, computed here in Python).
+    """
     values = dict(_yaml(ROLE / "defaults" / "main.yml"))
     values.update(overrides or {})
     values.update(_yaml(ROLE / "vars" / "main.yml"))
     values.update(_yaml(ROLE / "vars" / (platform + ".yml")))
+    backup = values["sendmail_mode"] == "backup_mx"
+    values["__sendmail_backup_mx"] = backup
+    values["__sendmail_backup_mx_host"] = values["sendmail_backup_mx_primary_host"] or values["sendmail_backup_mx_primary"]
+    values["__sendmail_backup_mx_data"] = (
+        MAIL_DOMAINS.mail_backup_mx(MAIL_DOMAINS.mail_domains(primary_domain_vars or {}), values["__sendmail_backup_mx_host"],
+                                    values["sendmail_backup_mx_check_recipients"], list(own_names))
+        if backup else {"relay_domains": [], "mailertable": {}, "access": {}})
+    values["__sendmail_mailertable"] = {**values["__sendmail_backup_mx_data"]["mailertable"], **values["sendmail_mailertable"]}
     server = {
-        "access": values["sendmail_access"],
+        "access": {**values["sendmail_access"], **values["__sendmail_backup_mx_data"]["access"]},
         "virtusertable": values["sendmail_virtusertable"],
         "genericstable": values["sendmail_genericstable"],
         "aliases": values["sendmail_aliases"],
         "local_host_names": values["sendmail_local_host_names"],
-        "relay_domains": values["sendmail_relay_domains"],
+        "relay_domains": values["sendmail_relay_domains"] + values["__sendmail_backup_mx_data"]["relay_domains"],
         "generics_domains": values["sendmail_generics_domains"],
         "masquerade_domains": values["sendmail_masquerade_domains"],
     }
@@ -92,6 +105,8 @@ def _environment():
         undefined=jinja2.StrictUndefined,
     )
     env.filters["homelab.mailserver.sendmail_milter_macros"] = CHECKS.sendmail_milter_macros
+    # ansible-core's bool filter (a -e value arrives as text)
+    env.filters["bool"] = AnsibleCoreFilters().filters()["bool"]
     # ansible-core's own tests (match, search, ...), which the role's values use
     env.tests.update(AnsibleCoreTests().tests())
     return env

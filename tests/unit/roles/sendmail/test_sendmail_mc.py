@@ -353,3 +353,68 @@ def test_message_size_limit():
     assert "define(`confMAX_MESSAGE_SIZE', `26214400')dnl" in mc(sendmail_mode="server")
     assert "define(`confMAX_MESSAGE_SIZE', `1000000')dnl" in mc(sendmail_mode="server", sendmail_max_message_size=1000000)
     assert not any("confMAX_MESSAGE_SIZE" in line for line in mc(sendmail_mode="server", sendmail_max_message_size=0))
+
+
+BACKUP_MX = {"sendmail_mode": "backup_mx", "sendmail_backup_mx_primary": "bigboy.my-site.com",
+             "sendmail_listen_addresses": ["192.168.1.11"], "sendmail_submission_enabled": False,
+             "sendmail_queue_return": "5d", "sendmail_queue_warn": "4h"}
+
+
+def backup_mx_vars(platform="Debian", **overrides):
+    """A backup MX of bigboy: the primary's mailserver_domain_* variables come from inventories/example."""
+    dummy, primary = example_host_vars(BIGBOY)
+    return role_vars(platform, {**BACKUP_MX, **overrides}, primary_domain_vars=primary,
+                     own_names=["backupmx.my-site.com"])
+
+
+@pytest.mark.parametrize("platform", ["Debian", "RedHat"])
+def test_golden_backup_mx(platform):
+    """A backup MX of bigboy renders byte for byte as reviewed (regenerate with UPDATE_GOLDEN=1)."""
+    assert_golden(f"backupmx-{platform}.sendmail.mc", render(backup_mx_vars(platform)))
+
+
+def test_backup_mx_relays_only_the_primary_domains_and_hands_them_on():
+    values = backup_mx_vars()
+    lines = render(values).splitlines()
+    assert "FEATURE(`mailertable', `hash -o /etc/mail/mailertable.db')dnl" in lines
+    assert "FEATURE(`blocklist_recipients')dnl" in lines
+    assert "define(`confTO_QUEUERETURN', `5d')dnl" in lines and "define(`confTO_QUEUEWARN', `4h')dnl" in lines
+    # port 25 only: no submission, no AUTH, no smart host, no relay-widening feature
+    assert [line for line in lines if line.startswith("DAEMON_OPTIONS")] == [
+        "DAEMON_OPTIONS(`Family=inet, Name=MTA, Port=25, Addr=192.168.1.11')dnl"]
+    assert not any("SMART_HOST" in line or "confAUTH" in line or line.startswith("FEATURE(`relay_based_on_MX'")
+                   for line in lines)
+    assert values["__sendmail_mailertable"] == {"another-site.com": "esmtp:[bigboy.my-site.com]",
+                                                "my-site.com": "esmtp:[bigboy.my-site.com]"}
+    model = values["__sendmail_model"]
+    assert model["relay_domains"] == ["another-site.com", "my-site.com"]
+    # the primary's domains are relayed, never delivered here; its users are no accounts here
+    assert model["local_host_names"] == [] and model["users"] == []
+    access = {entry["key"]: entry["value"] for entry in model["access"]}
+    assert access["To:marc@my-site.com"] == "RELAY" and access["To:postmaster@my-site.com"] == "RELAY"
+    assert access["To:my-site.com"] == "ERROR:5.1.1:550 User unknown"
+    assert access["To:backupmx.my-site.com"] == "OK"
+    # another-site.com's catch-all delivers every address: accepted whole, no To: entries
+    assert not any(key.endswith("another-site.com") for key in access)
+    # john1 is a user of my-site.com but only john@ is routed: the primary refuses john1@, so does the backup
+    assert "To:john1@my-site.com" not in access and access["To:john@my-site.com"] == "RELAY"
+
+
+def test_backup_mx_without_recipient_check_accepts_whole_domains():
+    values = backup_mx_vars(sendmail_backup_mx_check_recipients=False)
+    lines = render(values).splitlines()
+    assert not any("blocklist_recipients" in line for line in lines)
+    assert not any(entry["key"].startswith("To:") for entry in values["__sendmail_model"]["access"])
+    assert values["__sendmail_model"]["relay_domains"] == ["another-site.com", "my-site.com"]
+
+
+def test_backup_mx_golden_builds_with_m4_without_errors(tmp_path):
+    assert shutil.which("m4") and os.path.exists("/usr/share/sendmail/cf/m4/cf.m4"), "install m4 and sendmail-cf"
+    src = tmp_path / "sendmail.mc"
+    src.write_text(golden("backupmx-Debian.sendmail.mc"))
+    proc = subprocess.run(["m4", str(src)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert "O Timeout.queuereturn=5d" in proc.stdout.splitlines()
+    # the mailertable is read (its FEATURE writes the map), and To: entries are looked up at RCPT
+    assert "Kmailertable hash -o /etc/mail/mailertable.db" in proc.stdout
+    assert "To:" in proc.stdout
