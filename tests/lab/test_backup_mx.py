@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from conftest import _lab_host  # noqa: E402
 
 COUNT = 200
-USERS = ["marc", "peter", "mary", "grandma", "brother", "sister"]
+USERS = ("marc", "peter", "mary", "grandma", "brother", "sister")
 SENDER = "alice@outside.example"
 SENDER_MAILBOX = "/var/mail/alice"
 QUEUE = "/var/spool/mqueue"
@@ -69,8 +69,8 @@ def wait(predicate, timeout, step=3):
 
 def ids(host, run, where):
     """Message-IDs of RUN found in WHERE (files or directories) on HOST, with how often each occurs."""
-    out = host.run("grep -rhoiE %s %s 2>/dev/null" % (shlex.quote(f"message-id: *<bmx-{run}-[0-9]+@outside[.]example>"),
-                                                       where))
+    pattern = shlex.quote(f"message-id: *<bmx-{run}-[0-9]+@outside[.]example>")
+    out = host.run("grep -rhoiE %s %s 2>/dev/null" % (pattern, where))
     return collections.Counter(line.split("<", 1)[1].rstrip(">") for line in out.stdout.splitlines())
 
 
