@@ -95,8 +95,12 @@ def find_mail(user, tok, timeout=60):
             except OSError:
                 continue
             if tok in text:
-                start = text.rfind("\nFrom ", 0, text.find(tok))
-                return path, text[start + 1 if start >= 0 else 0:text.find(tok) + 200]
+                # the whole message: in an mbox from its "From " line to the next one (headers that
+                # milters and filters add at the end of the header block included)
+                at = text.find(tok)
+                start = text.rfind("\nFrom ", 0, at)
+                end = text.find("\nFrom ", at)
+                return path, text[start + 1 if start >= 0 else 0:end if end >= 0 else len(text)]
         time.sleep(1)
     return None, None
 
@@ -566,14 +570,18 @@ def arrived(tok, root_tok=None):
     if not text:
         return [check("smallfry's message delivered to marc on bigboy through SMART_HOST", False,
                       "not in /var/mail/marc")] + more
-    envelope = text.splitlines()[0]
     header = next((line for line in text.splitlines() if line.lower().startswith("from:")), "")
+    # the envelope sender as delivered: Return-Path (dovecot-lda's mbox "From " line says MAILER-DAEMON
+    # for a message its Sieve filter did not rewrite), else the mbox "From " line
+    envelope = header_of(text, "return-path") or text.splitlines()[0]
     return more + [
         check("smallfry's message delivered to marc on bigboy through SMART_HOST", True, envelope),
         check("it arrived from smallfry's sendmail (Received: from smallfry)",
               "smallfry" in text.split(tok)[0], "Received header names smallfry"),
         check("masqueraded by bigboy: sent as marc@smallfry.my-site.com, From: and envelope marc@my-site.com",
-              "marc@my-site.com" in header and envelope.startswith("From marc@my-site.com "), header),
+              "marc@my-site.com" in header
+              and (envelope == "<marc@my-site.com>" or envelope.startswith("From marc@my-site.com ")),
+              f"{header}; envelope {envelope}"),
     ]
 
 
