@@ -189,8 +189,8 @@ lab() {
 # build/lanes/<lane>.log, printed afterwards. Lane B carries the execution environment, then the
 # lab, the longest stage, which converges its restored bigboy with that image; lane C the plain
 # hosts, then the resolver, certificates and spam scenarios; lane D deliverability, dovecot and
-# watch; lane A the rest: fresh hosts, the ansible-core leg, maps, sendmail. (A measured full run: lab 1,681 s; lane A
-# 1,534 s, C 1,253 s besides the plain hosts' 820 s, D 1,914 s.)
+# watch; lane A the rest: fresh hosts, the ansible-core leg, maps, sendmail. (A measured full run, other work
+# beside it: lane A 1,865 s, C 2,407 s, D 2,576 s; B 228 s and a lab that stopped at 1,235 s, about 2,300 s whole.)
 LANE_B=(ee lab)
 LANE_C=(resolver certificates spam plain-host)
 # Scenarios the full suite leaves out, run on demand (scripts/test.sh molecule NAME, or
