@@ -38,7 +38,9 @@ def delivered(bigboy, tok, timeout=90):
     """The files of paul's mail (any folder) that hold TOK, once one does."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        found = bigboy.run("grep -rl -- %s %s 2>/dev/null" % (shlex.quote(tok), MAIL)).stdout.split()
+        # not Dovecot's own index and cache files (~/mail/.imap, dovecot.*), which quote the message too
+        found = bigboy.run("grep -rl --exclude-dir=.imap --exclude='dovecot*' -- %s %s 2>/dev/null"
+                           % (shlex.quote(tok), MAIL)).stdout.split()
         if found:
             return found
         time.sleep(2)
