@@ -137,6 +137,39 @@ build() {
     awk '{printf "%d MB", $1 / 1e6}'))"
 }
 
+navigator_twice() {
+  # ansible-navigator run in the image, twice, inside DIR (all the EE container sees) with the EE
+  # container in POD; then ansible-navigator run's own arguments. Each run's log in DIR/runN.log,
+  # its recap printed. Fails when a run fails or when any host of the second run changed something.
+  local dir=$1 pod=$2 run rc=0
+  shift 2
+  # ansible-navigator refuses podman without a /dev/mqueue directory on the host (runner
+  # passes --ipc=host; navigator issue 610). systemd mounts one on a standard host; this
+  # sandbox has none, and podman itself needs none (it mounts its own in the container):
+  # an empty directory satisfies navigator's check.
+  if [ ! -d /dev/mqueue ]; then
+    log "no /dev/mqueue on this host: made the empty directory ansible-navigator checks for"
+    mkdir /dev/mqueue
+  fi
+  for run in 1 2; do
+    # without a terminal, navigator's stdout mode passes ansible-runner's event markers on
+    # (ESC[K, base64, ESC[nD): dropped from the log
+    if ! (cd "$dir" && env -u ANSIBLE_CONFIG -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_VAULT_PASSWORD_FILE \
+        "$ROOT/$tools/bin/ansible-navigator" run "$@" --mode stdout \
+          --ee true --ce podman --eei "$EE_IMAGE" --pull-policy never --pae false \
+          --lf "$ROOT/$dir/navigator.log" --co=--pod="$pod") 2>&1 |
+        sed -E 's/\x1b\[K[A-Za-z0-9+\/=]*\x1b\[[0-9]+D//g; s/\x1b\[K//g' >"$dir/run$run.log"; then
+      rc=1
+    fi
+    sed -n '/PLAY RECAP/,$p' "$dir/run$run.log"
+    [ $rc -eq 0 ] || { tail -n 40 "$dir/run$run.log"; log "navigator run $run failed (log: $dir/run$run.log)"; return 1; }
+  done
+  if ! grep -qE '^[a-z.-]+ +: ' "$dir/run2.log" ||
+     grep -E '^[a-z.-]+ +: ' "$dir/run2.log" | grep -qvE ' changed=0 .*failed=0'; then
+    log "the second run was not idempotent (see $dir/run2.log)"; return 1
+  fi
+}
+
 proof_down() {
   podman pod rm -f -t 0 ee-proof >/dev/null 2>&1 || true
 }
@@ -146,7 +179,7 @@ prove() {
   # network namespace; the EE container joins that pod, so everything stays on loopback.
   # $1: resolver (tests/playbooks/ee_proof.yml) or site (homelab.mailserver.site on the
   # example inventory as the plain-host stage adapts it, tests/plain_host/inventory).
-  local what=${1:-resolver} dir=$stage/proof run rc=0 hostname=mail playbook=ee_proof.yml
+  local what=${1:-resolver} dir=$stage/proof hostname=mail playbook=ee_proof.yml
   # (the short name: the FQDN goes on the 127.0.0.1 line; over SSH root in the container may
   # not change the running host name, which nsenter in the plain-host stage can)
   [ "$what" = site ] && hostname=bigboy playbook=site.yml
@@ -203,32 +236,9 @@ PY
     printf '[mail_servers]\nee-target %s\n' "$ssh_vars" >"$dir/inventory.ini"
     cp tests/playbooks/ee_proof.yml "$dir/ee_proof.yml"
   fi
-  # ansible-navigator refuses podman without a /dev/mqueue directory on the host (runner
-  # passes --ipc=host; navigator issue 610). systemd mounts one on a standard host; this
-  # sandbox has none, and podman itself needs none (it mounts its own in the container):
-  # an empty directory satisfies navigator's check.
-  if [ ! -d /dev/mqueue ]; then
-    log "no /dev/mqueue on this host: made the empty directory ansible-navigator checks for"
-    mkdir /dev/mqueue
-  fi
-  for run in 1 2; do
-    # without a terminal, navigator's stdout mode passes ansible-runner's event markers on
-    # (ESC[K, base64, ESC[nD): dropped from the log
-    if ! (cd "$dir" && env -u ANSIBLE_CONFIG -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_VAULT_PASSWORD_FILE \
-        "$ROOT/$tools/bin/ansible-navigator" run "$playbook" -i inventory.ini --mode stdout \
-          --ee true --ce podman --eei "$EE_IMAGE" --pull-policy never --pae false \
-          --lf "$ROOT/$dir/navigator.log" --co=--pod=ee-proof) 2>&1 |
-        sed -E 's/\x1b\[K[A-Za-z0-9+\/=]*\x1b\[[0-9]+D//g; s/\x1b\[K//g' >"$dir/run$run.log"; then
-      rc=1
-    fi
-    sed -n '/PLAY RECAP/,$p' "$dir/run$run.log"
-    [ $rc -eq 0 ] || { tail -n 40 "$dir/run$run.log"; log "navigator run $run failed (log: $dir/run$run.log)"; return 1; }
-  done
+  navigator_twice "$dir" ee-proof "$playbook" -i inventory.ini || return 1
   if ! grep -qE '^[a-z.-]+ +: ok=[0-9]+ +changed=[1-9]' "$dir/run1.log"; then
     log "the first run changed nothing: it proved nothing"; return 1
-  fi
-  if ! grep -qE '^[a-z.-]+ +: ok=[0-9]+ +changed=0 .*failed=0' "$dir/run2.log"; then
-    log "the second run was not idempotent (see $dir/run2.log)"; return 1
   fi
   log "proved: $playbook applied by ansible-navigator in $EE_IMAGE over SSH, then 0 changed ($((SECONDS - t0)) s)"
 }
@@ -239,7 +249,7 @@ prove_lab() {
   # (lab_ssh_address) with this lab's key and known_hosts (.cache/lab-ssh), as AWX reaches real hosts.
   # The collection's site playbook twice: the first run must not fail, the second must change nothing.
   # $1: an --limit pattern (default: every host site.yml applies to).
-  local limit=${1:-all} dir=$stage/lab run rc=0
+  local limit=${1:-all} dir=$stage/lab
   podman pod exists homelab-lab || { log "no lab is up (bash scripts/demo.sh makes one)"; return 1; }
   [ -f .cache/lab-ssh/id_ed25519 ] || { log "the lab has no SSH key (.cache/lab-ssh): run playbooks/lab.yml"; return 1; }
   rm -rf "$dir" && mkdir -p "$dir"
@@ -265,25 +275,8 @@ PY
     >"$dir/site.yml"
   # the EE's user (1000) reads them inside the container
   chown -R 1000 "$dir"
-  [ -d /dev/mqueue ] || mkdir /dev/mqueue  # see prove()
-  for run in 1 2; do
-    if ! (cd "$dir" && env -u ANSIBLE_CONFIG -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_VAULT_PASSWORD_FILE \
-        "$ROOT/$tools/bin/ansible-navigator" run site.yml -i hosts.yml --limit "$limit" \
-          --vault-password-file vault-password.txt --mode stdout \
-          --ee true --ce podman --eei "$EE_IMAGE" --pull-policy never --pae false \
-          --lf "$ROOT/$dir/navigator.log" --co=--pod=homelab-lab) 2>&1 |
-        sed -E 's/\x1b\[K[A-Za-z0-9+\/=]*\x1b\[[0-9]+D//g; s/\x1b\[K//g' >"$dir/run$run.log"; then
-      rc=1
-    fi
-    sed -n '/PLAY RECAP/,$p' "$dir/run$run.log"
-    [ $rc -eq 0 ] || { tail -n 40 "$dir/run$run.log"; log "navigator run $run on the lab failed (log: $dir/run$run.log)"; return 1; }
-  done
-  if ! grep -qE '^[a-z.-]+ +: ok=[0-9]+ +changed=[0-9]+ .*failed=0' "$dir/run1.log"; then
-    log "the first run on the lab reports no host without failures (see $dir/run1.log)"; return 1
-  fi
-  if grep -E '^[a-z.-]+ +: ' "$dir/run2.log" | grep -qvE 'changed=0 .*failed=0'; then
-    log "the second run on the lab was not idempotent (see $dir/run2.log)"; return 1
-  fi
+  navigator_twice "$dir" homelab-lab site.yml -i hosts.yml --limit "$limit" --vault-password-file vault-password.txt ||
+    return 1
   log "proved: the lab ($limit) converged by ansible-navigator in $EE_IMAGE over SSH, then 0 changed ($((SECONDS - t0)) s)"
 }
 

@@ -14,6 +14,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 import testinfra
@@ -72,3 +73,13 @@ def run_json(host, command):
     out = host.run(" ".join(shlex.quote(part) for part in command))
     assert out.rc == 0, f"{command} failed ({out.rc}): {out.stderr[-2000:]}"
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def wait(predicate, timeout=90, step=2):
+    """Call PREDICATE every STEP seconds until it is true or TIMEOUT seconds have passed; its last answer."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()

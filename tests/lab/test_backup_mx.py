@@ -27,7 +27,7 @@ import uuid
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from conftest import _lab_host  # noqa: E402
+from conftest import _lab_host, wait  # noqa: E402
 
 COUNT = 200
 USERS = ("marc", "peter", "mary", "grandma", "brother", "sister")
@@ -56,15 +56,6 @@ print(count)
 @pytest.fixture(scope="module")
 def backupmx():
     return _lab_host("backupmx")
-
-
-def wait(predicate, timeout, step=3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def ids(host, run, where):

@@ -21,7 +21,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, wait  # noqa: E402
 
 MAILBOX = "/var/mail/alice"
 SEND = """
@@ -46,15 +46,6 @@ def send(bigboy, tok):
 def copies(provider, tok):
     out = provider.run("grep -c %s %s" % (shlex.quote("^Subject: relay test " + tok), MAILBOX))
     return int(out.stdout.strip() or 0)
-
-
-def wait(predicate, timeout=90, step=2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def journal(host, since, ident="sm-mta"):

@@ -20,6 +20,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_sendmail import message, quote, smtp, token, wait_for  # noqa: E402
+from test_system_mail import header  # noqa: E402
 
 SCENARIO = pathlib.Path(__file__).resolve().parents[1]
 LOOPBACK = yaml.safe_load((SCENARIO / "vars" / "loopback.yml").read_text(encoding="utf-8"))
@@ -39,15 +40,6 @@ def relay_copies(host, tok):
     """The relay's stored messages that carry tok."""
     names = host.run(f"grep -l -- {quote(tok)} {RELAY_OUT}/*.eml 2>/dev/null").stdout.split()
     return [host.file(name).content_string for name in names]
-
-
-def header(text, name):
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        if line.lower().startswith(name.lower() + ":"):
-            return line.split(":", 1)[1].strip()
-    return ""
 
 
 def send_outside(host, tok):

@@ -11,6 +11,8 @@ import ast
 import importlib.util
 import os
 import pathlib
+import shutil
+import subprocess
 
 import jinja2
 import jinja2.nativetypes
@@ -149,3 +151,12 @@ def assert_golden(name, text):
     if os.environ.get("UPDATE_GOLDEN"):
         (GOLDEN / name).write_text(text, encoding="utf-8")
     assert text == golden(name)
+
+
+def m4_build(tmp_path, mc_text):
+    """sendmail.cf as m4 builds it from MC_TEXT with the platform's cf files (scripts/bootstrap.sh installs
+    m4 and sendmail-cf, macro files only, no daemon): the finished process, stdout the .cf."""
+    assert shutil.which("m4") and os.path.exists("/usr/share/sendmail/cf/m4/cf.m4"), "install m4 and sendmail-cf"
+    src = tmp_path / "sendmail.mc"
+    src.write_text(mc_text)
+    return subprocess.run(["m4", str(src)], capture_output=True, text=True, check=False)

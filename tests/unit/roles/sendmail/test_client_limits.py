@@ -4,8 +4,6 @@ FEATURE(ratecontrol) and FEATURE(conncontrol), the access entries they read, and
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 
 import pytest
@@ -15,7 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))  # pytest.ini: --import-mode=impor
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.template import Templar, trust_as_template  # noqa: E402
 from ansible_collections.homelab.mailserver.plugins.module_utils import _validate as V  # noqa: E402
-from sendmail_render import CHECKS, ROLE, render, role_vars  # noqa: E402
+from sendmail_render import CHECKS, ROLE, m4_build, render, role_vars  # noqa: E402
 
 RATE = "FEATURE(`ratecontrol', `nodelay', `terminate')dnl"
 CONN = "FEATURE(`conncontrol', `nodelay', `terminate')dnl"
@@ -52,11 +50,8 @@ def test_limits_enable_their_feature_after_delay_checks():
 
 @pytest.mark.parametrize("delay_checks", [True, False])
 def test_limits_build_with_m4_without_errors(tmp_path, delay_checks):
-    assert shutil.which("m4") and os.path.exists("/usr/share/sendmail/cf/m4/cf.m4"), "install m4 and sendmail-cf"
-    src = tmp_path / "sendmail.mc"
-    src.write_text("\n".join(mc(sendmail_mode="server", sendmail_client_rate_limit=30,
-                                sendmail_client_connection_limit=5, sendmail_delay_checks=delay_checks)) + "\n")
-    proc = subprocess.run(["m4", str(src)], capture_output=True, text=True, check=False)
+    proc = m4_build(tmp_path, "\n".join(mc(sendmail_mode="server", sendmail_client_rate_limit=30,
+                                           sendmail_client_connection_limit=5, sendmail_delay_checks=delay_checks)) + "\n")
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     # the rulesets the features add: the access map's ClientRate and ClientConn lookups, 421 with terminate
     assert "<! ClientRate>" in proc.stdout and "<! ClientConn>" in proc.stdout
