@@ -127,13 +127,17 @@ done
 step "site.yml converged both hosts (Debian 13 clean, Debian 12 with Postfix)"
 
 say "the doctor's DNS check (dns_published) is skipped: mail_doctor_check_dns=false"
-if ! ansible-playbook -i "$inventory" playbooks/verify.yml -e mail_doctor_check_dns=false >"$logs/doctor.log" 2>&1; then
-  grep -E '^ *"(CHECK|[a-z_]+ +(ok|PROBLEM|FAIL|not ok|n/a|-))' "$logs/doctor.log" | head -n 40 || true
-  tail -n 30 "$logs/doctor.log"
-  # what the daemons' units say, for the log: a daemon that died after the converge shows here
+# without the per-task times: a failure's own lines end the log (and the stage's output)
+if ! env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook -i "$inventory" playbooks/verify.yml -e mail_doctor_check_dns=false \
+  >"$logs/doctor.log" 2>&1; then
+  # the checks that are not OK and what the daemons say, as the last lines of the stage
+  grep -E -A3 "^ +- '?[a-z_]+ +FAIL " "$logs/doctor.log" | cut -c1-160 | head -n 24 || true
+  grep -E "Not OK on|^fatal:" "$logs/doctor.log" | cut -c1-200 || true
   for name in "$trixie" "$bookworm"; do
     podman exec "$name" bash -c 'systemctl --no-pager status sendmail dovecot; journalctl --no-pager -n 60 -u sendmail' \
       >"$logs/units-$name.log" 2>&1 || true
+    say "$name: sendmail $(podman exec "$name" systemctl is-active sendmail 2>&1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    grep -E "sm-mta|sendmail" "$logs/units-$name.log" | tail -n 4 | cut -c1-160 || true
   done
   fail "the doctor found a problem (log: $logs/doctor.log; units: $logs/units-*.log)"
 fi

@@ -4,6 +4,7 @@
 
 import collections
 import os
+import re
 import smtplib
 
 from ansible_collections.homelab.mailserver.plugins.module_utils import _dns_query as _dns
@@ -61,6 +62,28 @@ def db_problem(text_path, dbs):
     if db_stale(text_path, dbs):
         return "%s: %s older than the text" % (text_path, ", ".join(dbs))
     return ""
+
+
+def refuse_la_hint(sendmail_cf, loadavg="/proc/loadavg"):
+    """Why sendmail may not be answering: its RefuseLA, when the load average is at or above it, else ''.
+
+    Above RefuseLA sendmail closes its listening sockets until the load drops ("rejecting connections on
+    daemon MTA: load average: N" in its log): connections are refused, not queued. A container reads the
+    whole machine's load average.
+    """
+    found = re.search(r"^O RefuseLA=(\d+)", read_text(sendmail_cf) or "", re.MULTILINE)
+    fields = (read_text(loadavg) or "").split()
+    if not found or not fields:
+        return ""
+    try:
+        load = float(fields[0])
+    except ValueError:
+        return ""
+    limit = int(found.group(1))
+    if limit <= 0 or load < limit:
+        return ""
+    return ("the load average %.2f is at or above sendmail's RefuseLA=%d, above which it closes its listening"
+            " sockets until the load drops (sendmail_refuse_la)" % (load, limit))
 
 
 def cf_alias_file(cf):

@@ -4,7 +4,12 @@
 
 import ipaddress
 
-from ansible_collections.homelab.mailserver.plugins.module_utils._doctor._common import Check, read_text, result
+from ansible_collections.homelab.mailserver.plugins.module_utils._doctor._common import (
+    Check,
+    read_text,
+    refuse_la_hint,
+    result,
+)
 
 NAME = "listening"
 TCP_LISTEN = "0A"
@@ -45,7 +50,7 @@ def show(addr, port):
     return "[%s]:%d" % ("::ffff:%s" % addr.ipv4_mapped if addr.ipv4_mapped else addr, port)
 
 
-def check(expected, proc_files=("/proc/net/tcp", "/proc/net/tcp6")):
+def check(expected, proc_files=("/proc/net/tcp", "/proc/net/tcp6"), sendmail_cf=None):
     """The chapter's `netstat -ta | egrep 'pop|imap'`, read from /proc/net/tcp*."""
     listeners = []
     for path in proc_files:
@@ -64,7 +69,8 @@ def check(expected, proc_files=("/proc/net/tcp", "/proc/net/tcp6")):
         if not any(_covers(listener, wanted) for listener in listeners):
             missing.append(item)
     if missing:
-        return result(NAME, False, "not listening: %s\n%s" % (", ".join(missing), shown))
+        hint = refuse_la_hint(sendmail_cf) if sendmail_cf else ""
+        return result(NAME, False, "not listening: %s\n%s%s" % (", ".join(missing), shown, "\n" + hint if hint else ""))
     return result(NAME, True if expected else None, shown)
 
 
@@ -73,7 +79,8 @@ CHECK = Check(
     sections=("Verifiying Whether Dovecot is Listening", "Troubleshooting Dovecot Mail"),
     doc="Reads the LISTEN sockets of /proc/net/tcp and /proc/net/tcp6 (the chapter's netstat -ta) and lists them."
         " OK when every address:port of the listening option listens; *:port means any address, and a wildcard"
-        " listener (0.0.0.0, ::) counts for every address of its family. Undecided when nothing is expected.",
-    inputs=("listening",),
-    run=lambda i: check(i.listening),
+        " listener (0.0.0.0, ::) counts for every address of its family. Undecided when nothing is expected. A"
+        " missing socket is explained when the load average is at or above sendmail's RefuseLA.",
+    inputs=("listening", "sendmail_cf"),
+    run=lambda i: check(i.listening, sendmail_cf=i.sendmail_cf),
 )

@@ -65,3 +65,23 @@ def test_view_gives_only_declared_inputs():
     assert check.run(view) == 3
     with pytest.raises(AttributeError, match="not among its declared inputs"):
         view.fqdn  # noqa: B018  (reading the attribute is what must fail)
+
+
+@pytest.mark.parametrize(
+    ("cf", "loadavg", "hinted"),
+    [
+        ("O QueueLA=8\nO RefuseLA=12\n", "15.75 5.96 2.55 22/211 23600\n", "load average 15.75 is at or above sendmail's RefuseLA=12"),
+        ("O RefuseLA=12\n", "12.00 5.96 2.55 22/211 23600\n", "load average 12.00 is at or above sendmail's RefuseLA=12"),
+        ("O RefuseLA=12\n", "11.99 5.96 2.55 22/211 23600\n", ""),
+        ("O RefuseLA=0\n", "99.00 5.96 2.55 22/211 23600\n", ""),
+        ("O QueueLA=8\n", "99.00 5.96 2.55 22/211 23600\n", ""),
+        ("O RefuseLA=12\n", "", ""),
+        ("O RefuseLA=12\n", "busy\n", ""),
+    ],
+)
+def test_refuse_la_hint(tmp_path, cf, loadavg, hinted):
+    cf_path = write(tmp_path / "sendmail.cf", cf)
+    load_path = write(tmp_path / "loadavg", loadavg)
+    hint = common.refuse_la_hint(cf_path, loadavg=load_path)
+    assert (hinted in hint and "sendmail_refuse_la" in hint) if hinted else hint == ""
+    assert common.refuse_la_hint(str(tmp_path / "missing.cf"), loadavg=load_path) == ""

@@ -1,5 +1,7 @@
 """listening: /proc/net/tcp and tcp6 samples under tmp_path."""
 
+import functools
+
 import pytest
 from ansible_collections.homelab.mailserver.plugins.module_utils._doctor import listening as unit
 
@@ -46,3 +48,15 @@ def test_listening(tmp_path, expected, ok, missing):
 def test_listening_nothing(tmp_path):
     check = unit.check(["*:25"], (str(tmp_path / "none"),))
     assert check["ok"] is False and check["detail"] == "not listening: *:25\nlistening: nothing"
+
+
+def test_missing_under_load_names_refuse_la(tmp_path, monkeypatch):
+    cf = write(tmp_path / "sendmail.cf", "O RefuseLA=12\n")
+    load = write(tmp_path / "loadavg", "15.75 5.96 2.55 22/211 23600\n")
+    monkeypatch.setattr(unit, "refuse_la_hint", functools.partial(unit.refuse_la_hint, loadavg=load))
+    files = (str(tmp_path / "none"),)
+    check = unit.check(["*:25"], files, sendmail_cf=cf)
+    assert check["ok"] is False and check["detail"].startswith("not listening: *:25\nlistening: nothing\n")
+    assert check["detail"].endswith("(sendmail_refuse_la)") and "RefuseLA=12" in check["detail"]
+    write(tmp_path / "loadavg", "0.50 0.40 0.30 1/100 1\n")
+    assert unit.check(["*:25"], files, sendmail_cf=cf)["detail"] == "not listening: *:25\nlistening: nothing"
