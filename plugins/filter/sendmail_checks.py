@@ -103,6 +103,7 @@ _NUMBERS = {
     "sendmail_relay_port": (1, 65535, False),
     "sendmail_relay_tunnel_port": (1, 65535, False),
     "sendmail_max_message_size": (0, None, False),
+    "sendmail_listen_queue_size": (1, 65535, True),
     "sendmail_max_daemon_children": (0, None, True),
     "sendmail_queue_la": (0, None, True),
     "sendmail_refuse_la": (0, None, True),

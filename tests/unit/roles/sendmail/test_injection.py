@@ -272,7 +272,8 @@ def test_a_macro_name_in_a_value_would_cut_sendmail_cf_and_is_refused(m4):
 # not inventory and not listed.
 TEMPLATE_VARIABLES = (
     "sendmail_mode", "sendmail_smart_host", "sendmail_listen_addresses", "sendmail_smtp_port", "sendmail_submission_port",
-    "sendmail_max_daemon_children", "sendmail_queue_la", "sendmail_refuse_la", "sendmail_connection_rate_throttle",
+    "sendmail_listen_queue_size", "sendmail_max_daemon_children", "sendmail_queue_la", "sendmail_refuse_la",
+    "sendmail_connection_rate_throttle",
     "sendmail_connection_rate_window_size", "sendmail_delivery_mode", "sendmail_max_queue_children",
     "sendmail_max_runners_per_queue", "sendmail_tls_cert", "sendmail_tls_key", "sendmail_tls_ca_file",
     "sendmail_auth_mechanisms", "sendmail_dnsbl", "sendmail_masquerade_as", "sendmail_exposed_users", "sendmail_milters",
