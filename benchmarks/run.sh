@@ -4,6 +4,7 @@
 #   bash benchmarks/run.sh converge --stages nochange --baseline REF --no-floor
 #                                               # no-change run of REF (a git worktree) vs this tree
 #   bash benchmarks/run.sh delivery [options]   # delivery throughput, stock sendmail as reference
+#   bash benchmarks/run.sh profile [options]    # CPU per message in each stage (SMTP, milters, scan, delivery)
 #   bash benchmarks/run.sh maps [options]       # a map module vs template + makemap (real makemap), 100,000 entries
 #   bash benchmarks/run.sh all                  # both, converge first
 #   bash benchmarks/run.sh destroy              # remove the benchmark's containers and pod
@@ -17,7 +18,7 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/env.sh"
 cd "$ROOT"
 
-what=${1:?usage: benchmarks/run.sh converge|delivery|maps|all|destroy [options]}
+what=${1:?usage: benchmarks/run.sh converge|delivery|profile|maps|all|destroy [options]}
 shift
 
 case "$what" in
@@ -31,6 +32,12 @@ case "$what" in
     bash scripts/bootstrap.sh >/dev/null
     bash scripts/images.sh trixie >/dev/null
     python benchmarks/delivery/bench_delivery.py "$@"
+    ;;
+  profile)
+    bash scripts/bootstrap.sh >/dev/null
+    bash scripts/images.sh trixie >/dev/null
+    # CPU per message in each stage, on the delivery benchmark's lab
+    python benchmarks/delivery/cpu_profile.py "$@"
     ;;
   maps)
     bash scripts/bootstrap.sh >/dev/null
@@ -54,7 +61,7 @@ PY
     podman rm -f -i benchmaps-trixie >/dev/null
     ;;
   *)
-    echo "usage: benchmarks/run.sh converge|delivery|maps|all|destroy [options]" >&2
+    echo "usage: benchmarks/run.sh converge|delivery|profile|maps|all|destroy [options]" >&2
     exit 2
     ;;
 esac

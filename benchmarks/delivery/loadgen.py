@@ -151,6 +151,9 @@ def main():
     parser.add_argument("--stall", type=float, default=120, help="stop waiting after so long without progress")
     parser.add_argument("--give-up", type=float, default=900, help="seconds a client retries a refused message")
     parser.add_argument("--run", default=uuid.uuid4().hex[:12])
+    parser.add_argument("--phase", choices=("all", "send", "collect"), default="all",
+                        help="send: send and print, without watching the mailboxes; collect: send nothing, watch the"
+                             " mailboxes for the --count messages an earlier send of the same --run sent")
     args = parser.parse_args()
 
     rcpts = [r.split("=", 1) for r in args.rcpt]
@@ -167,6 +170,9 @@ def main():
     stats = {"accepted": 0, "refused": 0, "retries": 0, "errors": {}}
     lock = threading.Lock()
     start = time.monotonic()
+    if args.phase == "collect":
+        stats["accepted"] = args.count
+        jobs = []
     threads = [threading.Thread(target=sender_thread, args=(args, jobs, lock, stats))
                for _unused in range(args.concurrency)]
     for thread in threads:
@@ -174,6 +180,12 @@ def main():
     for thread in threads:
         thread.join()
     sent_at = time.monotonic() - start
+    if args.phase == "send":
+        print(json.dumps({"run": args.run, "count": args.count, "accepted": stats["accepted"], "refused": stats["refused"],
+                          "retries": stats["retries"], "errors": stats["errors"], "send_seconds": round(sent_at, 2),
+                          "accept_rate": round(stats["accepted"] / sent_at, 2) if sent_at else None,
+                          "queue_left": queue_size()}))
+        return
 
     last_count, last_progress, last_found_at = -1, time.monotonic(), None
     found = {}
