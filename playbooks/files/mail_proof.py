@@ -497,7 +497,10 @@ def mailbox_checks(passwords):
     try:
         box = json.loads(done.stdout)
     except ValueError:
-        return [check("the mailbox side (mailbox_probe.py)", False, (done.stderr or done.stdout)[-200:])]
+        text = (done.stderr or done.stdout).strip().splitlines()
+        # where in the probe it stopped (its own frames), and why (the last line)
+        where = [line.strip() for line in text if 'mailbox_probe.py", line' in line][-2:]
+        return [check("the mailbox side (mailbox_probe.py)", False, " | ".join(where + text[-1:])[-400:])]
     # leave the lab as it was: paul's uploaded script (its vacation) off, john2's quota filling gone
     subprocess.run(["doveadm", "sieve", "deactivate", "-u", "paul"], capture_output=True, check=False)
     subprocess.run(["doveadm", "expunge", "-u", "john2", "mailbox", "INBOX", "subject", box["token"]],

@@ -61,7 +61,8 @@ def send(sender, rcpt, subject, body="", headers=None, from_header=None, msgid=N
 
 class Imap:
     def __init__(self, user, password):
-        self.conn = imaplib.IMAP4_SSL(SERVER, 993, ssl_context=tls_context(), timeout=60)
+        # generous: a machine running the whole test suite answers slowly (one IMAP read took over 60 s)
+        self.conn = imaplib.IMAP4_SSL(SERVER, 993, ssl_context=tls_context(), timeout=180)
         self.conn.login(user, password)
 
     def uids(self, mailbox, *criteria):
