@@ -13,7 +13,7 @@ sendmail_delivery_mode=queue and one queue run a day, so that a message's two ha
      scanned when spam filtering is on), to the bench's four local and four virtual addresses; their
      delivery waits in the queue. CPU of each systemd service of the container meanwhile:
      sendmail.service (the daemon and its SMTP children), each milter's service, spamd's.
-  2. delivery: one queue run (sendmail -q, in the foreground), which hands every message to the local
+  2. delivery: one queue run in the foreground (sendmail -qf), which hands every message to the local
      mailer (Dovecot's LDA with its Sieve filter, or procmail): its CPU with every process it waited
      for, and that of the services it calls (spamd, when the scan happens at delivery).
   3. the load generator (--phase collect) finds each message in its mailbox: lost and duplicated must be 0.
@@ -147,12 +147,13 @@ def loadgen(container: str, args, phase: str, run: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-# Run inside the container: one queue run (sendmail -q, in the foreground), its CPU and that of every
+# Run inside the container: one queue run in the foreground (sendmail -qf; -q would fork it off and return at
+# once), its CPU and that of every
 # process it waited for (each delivery, the local mailer, the filters it runs), and how long it took.
 QUEUE_RUN = r"""
 import json, resource, subprocess, time
 start = time.monotonic()
-subprocess.run(["/usr/sbin/sendmail", "-q"], check=True)
+subprocess.run(["/usr/sbin/sendmail", "-qf"], check=True, capture_output=True)
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"seconds": round(time.monotonic() - start, 1), "cpu_usec": int((usage.ru_utime + usage.ru_stime) * 1e6)}))
 """
@@ -160,7 +161,7 @@ print(json.dumps({"seconds": round(time.monotonic() - start, 1), "cpu_usec": int
 
 def queue_run(container: str) -> dict:
     """One queue run: its CPU time (with everything it waited for) and how long it took."""
-    return json.loads(podman_exec(container, ["python3", "-"], stdin=QUEUE_RUN, timeout=3600).stdout)
+    return json.loads(podman_exec(container, ["python3", "-"], stdin=QUEUE_RUN, timeout=3600).stdout.strip().splitlines()[-1])
 
 
 def queue_size(container: str) -> int:
@@ -214,14 +215,15 @@ def rows_of(entry: dict, count: int) -> list[list]:
     rows = []
     for stage, usec in (("SMTP", entry["smtp_usec"]), ("delivery", entry["delivery_usec"])):
         services = {k: v for k, v in usec.items() if k != "TOTAL"}
-        mail = {k: v for k, v in services.items() if k in MAIL_SERVICES}
+        # the mail's services, and any other that used half a millisecond a message or more
+        mail = {k: v for k, v in services.items() if k in MAIL_SERVICES or per_message(v, count) >= 0.5}
         for name, value in sorted(mail.items(), key=lambda kv: -kv[1]):
             rows.append([stage, name, per_message(value, count)])
-        other = sum(v for k, v in services.items() if k not in MAIL_SERVICES)
+        other = sum(v for k, v in services.items() if k not in mail)
         if other:
             rows.append([stage, "other services", per_message(other, count)])
         if stage == "delivery" and entry["queue_run"]["cpu_usec"] is not None:
-            rows.append([stage, "queue run (sendmail -q, the local mailer, its filters)",
+            rows.append([stage, "queue run (sendmail -qf, the local mailer, its filters)",
                          per_message(entry["queue_run"]["cpu_usec"], count)])
         rest = usec.get("TOTAL", 0) - sum(services.values()) - (
             entry["queue_run"]["cpu_usec"] or 0 if stage == "delivery" else 0)
