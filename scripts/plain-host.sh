@@ -133,10 +133,11 @@ if ! env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook -i "$inventory" playbooks
   # the checks that are not OK and what the daemons say, as the last lines of the stage
   grep -E -A3 "^ +- '?[a-z_]+ +FAIL " "$logs/doctor.log" | cut -c1-160 | head -n 24 || true
   grep -E "Not OK on|^fatal:" "$logs/doctor.log" | cut -c1-200 || true
+  say "the machine's load average (the containers' too): $(cut -d' ' -f1-3 /proc/loadavg)"
   for name in "$trixie" "$bookworm"; do
     podman exec "$name" bash -c 'systemctl --no-pager status sendmail dovecot; journalctl --no-pager -n 60 -u sendmail' \
       >"$logs/units-$name.log" 2>&1 || true
-    say "$name: sendmail $(podman exec "$name" systemctl is-active sendmail 2>&1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    say "$name: sendmail $(podman exec "$name" systemctl is-active sendmail 2>&1)"
     grep -E "sm-mta|sendmail" "$logs/units-$name.log" | tail -n 4 | cut -c1-160 || true
   done
   fail "the doctor found a problem (log: $logs/doctor.log; units: $logs/units-*.log)"

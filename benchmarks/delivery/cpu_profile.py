@@ -148,8 +148,8 @@ def loadgen(container: str, args, phase: str, run: str) -> dict:
 
 
 # Run inside the container: one queue run in the foreground (sendmail -qf; -q would fork it off and return at
-# once), its CPU and that of every
-# process it waited for (each delivery, the local mailer, the filters it runs), and how long it took.
+# once), its CPU and that of every process it waited for (each delivery, the local mailer, the filters it runs),
+# and how long it took.
 QUEUE_RUN = r"""
 import json, resource, subprocess, time
 start = time.monotonic()
@@ -211,7 +211,7 @@ def profile_variant(lab: Lab, inv: Path, container: str, cgroup: str, args, vari
 
 
 def rows_of(entry: dict, count: int) -> list[list]:
-    """Stage, service, CPU ms per message: the services of each phase, the queue run's own unit."""
+    """Stage, service, CPU ms per message: the services of each phase, the queue run, what ran outside both."""
     rows = []
     for stage, usec in (("SMTP", entry["smtp_usec"]), ("delivery", entry["delivery_usec"])):
         services = {k: v for k, v in usec.items() if k != "TOTAL"}
@@ -222,11 +222,10 @@ def rows_of(entry: dict, count: int) -> list[list]:
         other = sum(v for k, v in services.items() if k not in mail)
         if other:
             rows.append([stage, "other services", per_message(other, count)])
-        if stage == "delivery" and entry["queue_run"]["cpu_usec"] is not None:
-            rows.append([stage, "queue run (sendmail -qf, the local mailer, its filters)",
-                         per_message(entry["queue_run"]["cpu_usec"], count)])
-        rest = usec.get("TOTAL", 0) - sum(services.values()) - (
-            entry["queue_run"]["cpu_usec"] or 0 if stage == "delivery" else 0)
+        queue_run_usec = entry["queue_run"]["cpu_usec"] if stage == "delivery" else 0
+        if queue_run_usec:
+            rows.append([stage, "queue run (sendmail -qf, the local mailer, its filters)", per_message(queue_run_usec, count)])
+        rest = usec.get("TOTAL", 0) - sum(services.values()) - queue_run_usec
         if rest > 0:
             rows.append([stage, "outside the services (the load generator, podman exec)", per_message(rest, count)])
     return rows

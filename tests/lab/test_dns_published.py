@@ -16,10 +16,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import ROOT  # noqa: E402
 
+PUBLISHED = "/etc/dnsmasq.d/published.conf"
 
-def test_two_servers_one_record_set_published_and_found(tmp_path):
-    run = subprocess.run(["ansible-playbook", "-i", "inventories/lab", "tests/playbooks/lab_dns_published.yml",
-                          "-e", f"lab_dns_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, check=False)
+
+def test_two_servers_one_record_set_published_and_found(tmp_path, bigboy):
+    try:
+        run = subprocess.run(["ansible-playbook", "-i", "inventories/lab", "tests/playbooks/lab_dns_published.yml",
+                              "-e", f"lab_dns_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, check=False)
+    finally:
+        # a run that stopped before its last play leaves the TXT records served: take them away here
+        if bigboy.file(PUBLISHED).exists:
+            bigboy.run(f"rm -f {PUBLISHED} && systemctl restart dnsmasq")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     zone = (tmp_path / "mail.zone").read_text()

@@ -69,8 +69,10 @@ def refuse_la_hint(sendmail_cf, loadavg="/proc/loadavg"):
 
     Above RefuseLA sendmail closes its listening sockets until the load drops ("rejecting connections on
     daemon MTA: load average: N" in its log): connections are refused, not queued. A container reads the
-    whole machine's load average.
+    whole machine's load average. No sendmail.cf given (None): ''.
     """
+    if not sendmail_cf:
+        return ""
     found = re.search(r"^O RefuseLA=(\d+)", read_text(sendmail_cf) or "", re.MULTILINE)
     fields = (read_text(loadavg) or "").split()
     if not found or not fields:

@@ -69,7 +69,7 @@ def check(expected, proc_files=("/proc/net/tcp", "/proc/net/tcp6"), sendmail_cf=
         if not any(_covers(listener, wanted) for listener in listeners):
             missing.append(item)
     if missing:
-        hint = refuse_la_hint(sendmail_cf) if sendmail_cf else ""
+        hint = refuse_la_hint(sendmail_cf)
         return result(NAME, False, "not listening: %s\n%s%s" % (", ".join(missing), shown, "\n" + hint if hint else ""))
     return result(NAME, True if expected else None, shown)
 

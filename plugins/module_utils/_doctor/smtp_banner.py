@@ -20,7 +20,7 @@ def check(address, port, timeout=15, sendmail_cf=None):
     try:
         client, code, banner = smtp_connect(address, port, timeout)
     except (OSError, smtplib.SMTPException) as exc:
-        hint = refuse_la_hint(sendmail_cf) if sendmail_cf and isinstance(exc, ConnectionRefusedError) else ""
+        hint = refuse_la_hint(sendmail_cf) if isinstance(exc, ConnectionRefusedError) else ""
         return result(NAME, False, "%s port %s: %s%s" % (address, port, exc, "\n" + hint if hint else ""))
     smtp_close(client)
     return result(NAME, code == 220, "%s %s" % (code, banner))

@@ -85,3 +85,4 @@ def test_refuse_la_hint(tmp_path, cf, loadavg, hinted):
     hint = common.refuse_la_hint(cf_path, loadavg=load_path)
     assert (hinted in hint and "sendmail_refuse_la" in hint) if hinted else hint == ""
     assert common.refuse_la_hint(str(tmp_path / "missing.cf"), loadavg=load_path) == ""
+    assert common.refuse_la_hint(None, loadavg=load_path) == ""
