@@ -15,6 +15,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -303,3 +304,47 @@ def save(name: str, data: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return path
+
+
+# The container's cgroup, read on the host: its CPU time and its process count.
+
+def cgroup_path(container: str) -> str:
+    """The container's cgroup path on the host (the same in every v1 hierarchy, or the v2 one)."""
+    return subprocess.run(["podman", "inspect", "-f", "{{.State.CgroupPath}}", container], env=project_env(),
+                          capture_output=True, text=True, check=True).stdout.strip().lstrip("/")
+
+
+def host_file(cgroup: str, v1: str, v2: str) -> Path:
+    """A file of the container's cgroup on the host: cgroup v1's controller hierarchy, else v2's."""
+    for path in (Path("/sys/fs/cgroup") / v1.split("/", 1)[0] / cgroup / v1.split("/", 1)[1],
+                 Path("/sys/fs/cgroup") / cgroup / v2):
+        if path.exists():
+            return path
+    raise SystemExit(f"no {v1} or {v2} for the container's cgroup {cgroup}")
+
+
+def container_usec(cgroup: str) -> int:
+    """All CPU of the container (its services, podman exec's processes) in microseconds."""
+    path = host_file(cgroup, "cpuacct/cpuacct.usage", "cpu.stat")
+    text = path.read_text(encoding="utf-8")
+    if path.name == "cpuacct.usage":
+        return int(text) // 1000
+    return next(int(line.split()[1]) for line in text.splitlines() if line.startswith("usage_usec "))
+
+
+class PidSampler(threading.Thread):
+    """The container's process count, once a second, read from the host: the peak."""
+
+    def __init__(self, cgroup: str):
+        super().__init__(daemon=True)
+        self.current = host_file(cgroup, "pids/pids.current", "pids.current")
+        self.peak, self.stop = 0, threading.Event()
+        self.limit = host_file(cgroup, "pids/pids.max", "pids.max").read_text(encoding="utf-8").strip()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, int(self.current.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                pass
+            self.stop.wait(1)

@@ -13,9 +13,19 @@ Variants (run in the order given, in one run of this script):
   off    uses mailserver_spamassassin=false (or sendmail_procmail_recipes=[]); the other
          parts site.yml configures (milters, Dovecot) stay as the inventory has them.
 Each variant: the load generator (loadgen.py) runs inside the container, sends COUNT
-messages over SMTP to 127.0.0.1:25 from a trusted address with CONCURRENCY clients, to
-local and virtual addresses, and waits until every message is in its mailbox. Prints a
-table; writes benchmarks/results/delivery.json.
+messages over SMTP to 127.0.0.1:25 from --source (127.0.0.1, a trusted address, unless
+given) with CONCURRENCY clients, to local and virtual addresses, and waits until every
+message is in its mailbox. Prints a table; writes benchmarks/results/delivery.json.
+
+Side by side with an earlier commit (--baseline REF): the off and on variants also run on
+REF's server, in the same run: REF checked out as a git worktree (--baseline-dir), its own
+lab (pod homelab-bench-delivery-baseline, containers benchd-*) started with REF's lab.yml
+and converged with REF's site.yml and inventory. Per variant both labs are converged first,
+then the load runs on REF's server, then on this tree's (one at a time, so that they do not
+share the CPU). The process count of each server's container is sampled every second from
+the host (peak against its pids limit). The table gives this tree's rate as a multiple of
+REF's, against the targets (off 2x, on 2.5x, at most 25 % of the pids limit, nothing lost
+or duplicated).
 """
 
 from __future__ import annotations
@@ -27,11 +37,15 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchlib import (  # noqa: E402
     ROOT,
     Lab,
+    PidSampler,
+    cgroup_path,
     load_average,
     log,
     machine,
@@ -41,6 +55,7 @@ from benchlib import (  # noqa: E402
     save,
     table,
 )
+from converge.bench_converge import Tree, TreeLab, baseline_tree  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LOADGEN = (HERE / "loadgen.py").read_text(encoding="utf-8")
@@ -61,6 +76,10 @@ LAB_RCPTS = [
     "sister@my-site.com=sister",
 ]
 STOCK_RCPTS = [f"{u}@{STOCK_FQDN}={u}" for u in USERS]
+# Side by side with --baseline: this tree's rate at least so many times the baseline's, and the
+# process count at most this share of the container's pids limit.
+TARGETS = {"off": 2.0, "on": 2.5}
+PIDS_SHARE_MAX = 0.25
 
 
 def sh(container: str, script: str, check: bool = True, timeout: float | None = None):
@@ -89,16 +108,18 @@ def stock_up(cache: Path) -> dict:
     return {"install_seconds": round(time.monotonic() - start, 1), "packages": [v for v in versions if v]}
 
 
-def site_switch() -> bool:
-    """Does site.yml switch SpamAssassin itself (mailserver_spamassassin)?"""
+def site_switch(root: Path = ROOT) -> bool:
+    """Does the tree's site.yml switch SpamAssassin itself (mailserver_spamassassin)?"""
     return any("mailserver_spamassassin" in p.read_text(encoding="utf-8")
-               for p in (SITE, ROOT / "playbooks" / "site.yml") if p.exists())
+               for p in (root / "site.yml", root / "playbooks" / "site.yml") if p.exists())
 
 
-def converge(lab: Lab, inv: Path, extra: dict, tag: str, tags: str = "") -> float:
-    res = run_playbook(inv, SITE, extra_vars=extra or None,
-                       args=["--limit", "mail_servers"] + (["--tags", tags] if tags else []),
-                       log_to=lab.workdir / f"delivery-{tag}.log")
+def converge(lab: Lab, inv: Path, extra: dict, tag: str, tags: str = "", tree: Tree | None = None) -> float:
+    args = ["--limit", "mail_servers"] + (["--tags", tags] if tags else [])
+    if tree is not None:
+        res = tree.run(inv, tree.site, extra_vars=extra or None, args=args, log_to=lab.workdir / f"delivery-{tag}.log")
+    else:
+        res = run_playbook(inv, SITE, extra_vars=extra or None, args=args, log_to=lab.workdir / f"delivery-{tag}.log")
     return res.seconds
 
 
@@ -119,17 +140,121 @@ def clear_mailboxes(container: str) -> None:
                   "rm -f /home/*/Maildir/new/* /home/*/Maildir/cur/* 2>/dev/null; true")
 
 
-def load(container: str, args, sender: str, rcpts: list[str]) -> dict:
+def load(container: str, args, sender: str, rcpts: list[str], source: str = "127.0.0.1") -> dict:
     argv = ["python3", "-", "--count", str(args.count), "--concurrency", str(args.concurrency),
             "--per-session", str(args.per_session), "--from", sender, "--stall", str(args.stall)]
+    if source != "127.0.0.1":
+        argv += ["--bind", source, "--helo", sender.rpartition("@")[2]]
     for rcpt in rcpts:
         argv += ["--rcpt", rcpt]
     before = load_average()
-    proc = podman_exec(container, argv, stdin=LOADGEN, timeout=args.count * 5 + 600)
+    sampler = PidSampler(cgroup_path(container))
+    sampler.start()
+    try:
+        proc = podman_exec(container, argv, stdin=LOADGEN, timeout=args.count * 5 + 600)
+    finally:
+        sampler.stop.set()
+        sampler.join()
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["load_average_before"] = before
     result["load_average_after"] = load_average()
+    result["pids_peak"], result["pids_max"] = sampler.peak, sampler.limit
     return result
+
+
+def variant_vars(root: Path, variant: str, args, extra: dict) -> dict:
+    """site.yml variables of the off or on variant for the tree at root (site.yml's switch)."""
+    site_vars = dict(extra)
+    site_vars["mailserver_spamassassin"] = variant == "on"
+    if variant == "on":
+        site_vars.setdefault("spamassassin_spamd_max_children", args.spamd_children)
+        site_vars.setdefault("spamassassin_rbl_checks", args.rbl_checks)
+    if args.source != "127.0.0.1":
+        # greylisting still runs, and lets the benchmark's source through at once
+        host_vars = yaml.safe_load((root / "inventories/lab/host_vars/bigboy.my-site.com/main.yml").read_text(encoding="utf-8"))
+        site_vars.setdefault("milter_greylist_whitelist_addresses",
+                             host_vars.get("milter_greylist_whitelist_addresses", []) + [args.source + "/32"])
+    return site_vars
+
+
+def side_by_side(args, extra: dict, variants: list[str], current: tuple[Lab, Path]) -> dict:
+    """The off and on variants on the baseline's server and on this tree's, in this run (see --baseline)."""
+    if args.baseline_pod == args.pod or args.baseline_prefix == args.prefix:
+        raise SystemExit("the baseline lab needs a pod and a container prefix of its own")
+    tree = baseline_tree(args.baseline, args.baseline_dir)
+    if not site_switch(tree.root):
+        raise SystemExit(f"{args.baseline}: its site.yml has no mailserver_spamassassin switch; --baseline needs it")
+    base_lab = TreeLab(tree, pod=args.baseline_pod, prefix=args.baseline_prefix)
+    base_inv = base_lab.inventory()
+    if not base_lab.exists():
+        log(f"starting the baseline lab {base_lab.pod} ({tree.label}) and converging it")
+        base_lab.up()
+        tree.run(base_inv, tree.site, log_to=base_lab.workdir / "delivery-first.log")
+    here = Tree(ROOT, "this tree", commit=subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], text=True,
+                                                         capture_output=True, check=True).stdout.strip())
+    sides = [("baseline", tree, base_lab, base_inv), ("current", here, current[0], current[1])]
+    out = {"baseline": {**tree.describe(), "lab": base_lab.pod, "dirty": tree.dirty, "logs": str(base_lab.workdir)},
+           "current": {**here.describe(), "lab": current[0].pod, "logs": str(current[0].workdir)},
+           "source": args.source, "sender": args.sender, "variants": {}}
+    for variant in variants:
+        if variant not in TARGETS:
+            raise SystemExit(f"--baseline runs the variants {', '.join(TARGETS)}, not {variant}")
+        entry = {}
+        for side, side_tree, lab, inv in sides:
+            site_vars = variant_vars(side_tree.root, variant, args, extra)
+            log(f"{variant}: converging {side} ({side_tree.label}) with {site_vars}")
+            seconds = converge(lab, inv, site_vars, f"{side}-{variant}", args.tags, tree=side_tree)
+            entry[side] = {"site_vars": site_vars, "converge_seconds": round(seconds, 1)}
+        for side, _tree, lab, _inv in sides:
+            container = lab.container(lab.mail_servers[0])
+            entry[side]["settings"] = settings(container)
+            clear_mailboxes(container)
+            log(f"{variant}: {side}: sending {args.count} messages from {args.source}, concurrency {args.concurrency}")
+            r = entry[side]["result"] = load(container, args, args.sender, LAB_RCPTS, args.source)
+            log(f"{variant}: {side}: {r['delivered']}/{r['count']} delivered in {r['end_to_end_seconds']} s = "
+                f"{r['msg_per_s']} msg/s, lost {r['lost']}, duplicated {r['duplicates']}, "
+                f"processes at peak {r['pids_peak']} of {r['pids_max']}")
+        entry["verdict"] = verdict(variant, entry["baseline"]["result"], entry["current"]["result"])
+        out["variants"][variant] = entry
+    if not args.no_restore:
+        for side, side_tree, lab, inv in sides:
+            log(f"converging {side} back to its inventory")
+            converge(lab, inv, dict(extra), f"{side}-restore", args.tags, tree=side_tree)
+    return out
+
+
+def verdict(variant: str, base: dict, cur: dict) -> dict:
+    """This tree's rate as a multiple of the baseline's, against the targets."""
+    ratio = round(cur["msg_per_s"] / base["msg_per_s"], 2) if base["msg_per_s"] else None
+    limit = int(cur["pids_max"]) if str(cur["pids_max"]).isdigit() else None
+    checks = {
+        "rate": ratio is not None and ratio >= TARGETS[variant],
+        "processes": limit is None or cur["pids_peak"] <= PIDS_SHARE_MAX * limit,
+        "nothing_lost": cur["lost"] == 0 and cur["duplicates"] == 0 and cur["wrong_mailbox"] == 0,
+    }
+    return {"ratio": ratio, "target": TARGETS[variant], "pids_share": round(cur["pids_peak"] / limit, 3) if limit else None,
+            "checks": checks, "met": all(checks.values())}
+
+
+def report_side_by_side(cmp: dict, args) -> None:
+    rows = []
+    for variant, entry in cmp["variants"].items():
+        for side in ("baseline", "current"):
+            r = entry[side]["result"]
+            label = cmp[side]["label"] + (f" {cmp[side]['commit'][:7]}" if side == "current" else "")
+            ratio = "1.00" if side == "baseline" else str(entry["verdict"]["ratio"])
+            rows.append([variant, label, r["delivered"], r["lost"], r["wrong_mailbox"], r["duplicates"], r["retries"],
+                         r["send_seconds"], r["end_to_end_seconds"], r["msg_per_s"], ratio,
+                         f"{r['pids_peak']} / {r['pids_max']}", " ".join(map(str, r["load_average_before"]))])
+    print(f"Side by side, N = {args.count} from {cmp['source']}, concurrency {args.concurrency}, "
+          f"{args.per_session} message(s) per session")
+    print(table(["variant", "tree", "delivered", "lost", "wrong box", "dups", "retries", "send s", "end-to-end s",
+                 "msg/s", "x baseline", "processes peak", "load before"], rows))
+    for variant, entry in cmp["variants"].items():
+        v = entry["verdict"]
+        marks = ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in v["checks"].items())
+        print(f"{variant}: {v['ratio']}x the baseline (target {v['target']}x); processes at peak "
+              f"{v['pids_share']} of the limit (at most {PIDS_SHARE_MAX}); {marks}: {'met' if v['met'] else 'NOT met'}")
 
 
 def main() -> int:
@@ -147,9 +272,26 @@ def main() -> int:
     parser.add_argument("--no-restore", action="store_true", help="leave the last variant converged")
     parser.add_argument("--pod", default="homelab-bench", help="the benchmark lab's pod")
     parser.add_argument("--prefix", default="bench-", help="prefix of the benchmark lab's container names")
-    parser.add_argument("--output", default="delivery", help="results file name under benchmarks/results/")
+    parser.add_argument("--output", default=None,
+                        help="results file name under benchmarks/results/ (delivery; delivery-vs-baseline with --baseline)")
+    parser.add_argument("--source", default="127.0.0.1",
+                        help="the client address; another loopback address (127.0.0.5) has no relay rights, "
+                             "so spamass-milter scans its mail, and greylisting lets it through")
+    parser.add_argument("--sender", default=None,
+                        help="envelope sender (marc@my-site.com from 127.0.0.1, else sender@another-web-site.example, "
+                             "a domain every lab's name server has had)")
+    parser.add_argument("--baseline", metavar="REF", default=None,
+                        help="also run the off and on variants on REF's server (a git worktree and a lab of its own)")
+    parser.add_argument("--baseline-dir", type=Path, default=ROOT.parent / "bench-delivery-baseline",
+                        help="where REF's worktree is (created, or reused when it is at REF)")
+    parser.add_argument("--baseline-pod", default="homelab-bench-delivery-baseline", help="the baseline lab's pod")
+    parser.add_argument("--baseline-prefix", default="benchd-", help="prefix of the baseline lab's container names")
     args = parser.parse_args()
     extra = json.loads(args.vars)
+    if args.sender is None:
+        args.sender = "marc@my-site.com" if args.source == "127.0.0.1" else "sender@another-web-site.example"
+    if args.output is None:
+        args.output = "delivery-vs-baseline" if args.baseline else "delivery"
 
     lab = Lab(pod=args.pod, prefix=args.prefix)
     inv = lab.inventory()
@@ -163,6 +305,14 @@ def main() -> int:
         log("starting the benchmark lab and converging it")
         lab.up()
         run_playbook(inv, SITE, log_to=lab.workdir / "delivery-first.log")
+    if args.baseline:
+        result["side_by_side"] = side_by_side(args, extra, variants, (lab, inv))
+        result["load_average_end"] = load_average()
+        path = save(args.output, result)
+        print()
+        report_side_by_side(result["side_by_side"], args)
+        print(f"\nresults: {path.relative_to(ROOT)}; logs: {lab.workdir}, {result['side_by_side']['baseline']['logs']}")
+        return 0
 
     for variant in variants:
         entry = {}
@@ -170,14 +320,11 @@ def main() -> int:
             entry["setup"] = stock_up(ROOT / ".cache" / "apt" / "bench-stock-trixie")
             target, sender, rcpts = STOCK, f"marc@{STOCK_FQDN}", STOCK_RCPTS
         elif variant in ("off", "on"):
-            site_vars = dict(extra)
             if site_switch():
                 # site.yml applies the spamassassin role itself and wires its recipe.
-                site_vars["mailserver_spamassassin"] = variant == "on"
-                if variant == "on":
-                    site_vars.setdefault("spamassassin_spamd_max_children", args.spamd_children)
-                    site_vars.setdefault("spamassassin_rbl_checks", args.rbl_checks)
+                site_vars = variant_vars(ROOT, variant, args, extra)
             elif variant == "on":
+                site_vars = dict(extra)
                 recipe_file = lab.workdir / "spam-recipe"
                 spam = run_playbook(inv, HERE / "spam.yml", args=["--limit", "mail_servers"],
                                     extra_vars={"bench_spamd_children": args.spamd_children,
@@ -187,16 +334,17 @@ def main() -> int:
                 entry["spam_setup_seconds"] = round(spam.seconds, 1)
                 site_vars["sendmail_procmail_recipes"] = [recipe_file.read_text(encoding="utf-8")]
             else:
+                site_vars = dict(extra)
                 site_vars.setdefault("sendmail_procmail_recipes", [])
             entry["site_vars"] = site_vars
             entry["converge_seconds"] = round(converge(lab, inv, site_vars, variant, args.tags), 1)
-            target, sender, rcpts = container, "marc@my-site.com", LAB_RCPTS
+            target, sender, rcpts = container, args.sender, LAB_RCPTS
         else:
             raise SystemExit(f"unknown variant {variant}")
         entry["settings"] = settings(target)
         clear_mailboxes(target)
         log(f"{variant}: sending {args.count} messages, concurrency {args.concurrency}")
-        entry["result"] = load(target, args, sender, rcpts)
+        entry["result"] = load(target, args, sender, rcpts, args.source if variant != "stock" else "127.0.0.1")
         r = entry["result"]
         log(f"{variant}: {r['delivered']}/{r['count']} delivered in {r['end_to_end_seconds']} s = "
             f"{r['msg_per_s']} msg/s, lost {r['lost']}")

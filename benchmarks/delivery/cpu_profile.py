@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -42,7 +40,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_delivery import LAB_RCPTS, LOADGEN, SITE, clear_mailboxes, settings, sh, site_switch  # noqa: E402
-from benchlib import ROOT, Lab, load_average, log, machine, podman_exec, project_env, run_playbook, save, table  # noqa: E402
+from benchlib import (  # noqa: E402
+    ROOT,
+    Lab,
+    PidSampler,
+    cgroup_path,
+    container_usec,
+    load_average,
+    log,
+    machine,
+    podman_exec,
+    run_playbook,
+    save,
+    table,
+)
 
 # The services whose CPU is the mail's: everything else in system.slice is counted as "other services".
 MAIL_SERVICES = ("sendmail.service", "milter-greylist.service", "opendkim.service", "pyspf-milter.service",
@@ -84,30 +95,6 @@ print(json.dumps(found))
 """
 
 
-def cgroup_path(container: str) -> str:
-    """The container's cgroup path on the host (the same in every v1 hierarchy, or the v2 one)."""
-    return subprocess.run(["podman", "inspect", "-f", "{{.State.CgroupPath}}", container], env=project_env(),
-                          capture_output=True, text=True, check=True).stdout.strip().lstrip("/")
-
-
-def host_file(cgroup: str, v1: str, v2: str) -> Path:
-    """A file of the container's cgroup on the host: cgroup v1's controller hierarchy, else v2's."""
-    for path in (Path("/sys/fs/cgroup") / v1.split("/", 1)[0] / cgroup / v1.split("/", 1)[1],
-                 Path("/sys/fs/cgroup") / cgroup / v2):
-        if path.exists():
-            return path
-    raise SystemExit(f"no {v1} or {v2} for the container's cgroup {cgroup}")
-
-
-def container_usec(cgroup: str) -> int:
-    """All CPU of the container (its services, podman exec's processes) in microseconds."""
-    path = host_file(cgroup, "cpuacct/cpuacct.usage", "cpu.stat")
-    text = path.read_text(encoding="utf-8")
-    if path.name == "cpuacct.usage":
-        return int(text) // 1000
-    return next(int(line.split()[1]) for line in text.splitlines() if line.startswith("usage_usec "))
-
-
 def snapshot(container: str, cgroup: str) -> dict[str, int]:
     """usage in microseconds of each service of the container's system.slice, and of the whole container (TOTAL)."""
     found = json.loads(podman_exec(container, ["python3", "-"], stdin=SNAPSHOT).stdout)
@@ -117,24 +104,6 @@ def snapshot(container: str, cgroup: str) -> dict[str, int]:
 
 def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before.get(name, 0) for name in after if after[name] - before.get(name, 0) > 0}
-
-
-class PidSampler(threading.Thread):
-    """The container's process count, once a second, read from the host: the peak."""
-
-    def __init__(self, cgroup: str):
-        super().__init__(daemon=True)
-        self.current = host_file(cgroup, "pids/pids.current", "pids.current")
-        self.peak, self.stop = 0, threading.Event()
-        self.limit = host_file(cgroup, "pids/pids.max", "pids.max").read_text(encoding="utf-8").strip()
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                self.peak = max(self.peak, int(self.current.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                pass
-            self.stop.wait(1)
 
 
 def loadgen(container: str, args, phase: str, run: str) -> dict:
