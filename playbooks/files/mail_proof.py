@@ -11,10 +11,10 @@ Run on a lab host (ansible.builtin.script) with one argument, the role:
            plaintext login refused, a wrong password refused
   mailbox  on bigboy, {"paul", "john1", "john2"} passwords (JSON) on stdin: the mailbox side
            through the dovecot scenario's probe (/usr/local/lib/mailbox_probe.py): delivered
-           by dovecot-lda, a Sieve rule uploaded over ManageSieve filing by subject, the
-           vacation reply sent once, a message moved into Junk learned as spam, the quota
-           warning and an over-quota message bounced; the probe's Sieve script and quota
-           filling are undone afterwards (the lab goes on)
+           by Dovecot (its LMTP server in the lab), a Sieve rule uploaded over ManageSieve
+           filing by subject, the vacation reply sent once, a message moved into Junk
+           learned as spam, the quota warning and an over-quota message bounced; the
+           probe's Sieve script and quota filling are undone afterwards (the lab goes on)
   client   on smallfry: a message submitted on smallfry through its own
            sendmail (SMART_HOST) to marc@my-site.com, and root's system mail
            (/usr/sbin/sendmail root); their tokens are printed
@@ -508,9 +508,10 @@ def mailbox_checks(passwords):
     before, junk, inbox = box["bayes_before"], box["bayes_after_junk"], box["bayes_after_inbox"]
     bounce = box["over_bounce"]
     return [
-        check("delivered through Dovecot (sendmail's local mailer hands it to dovecot-lda)",
+        check("delivered through Dovecot (sendmail's local mailer hands it to "
+              + ("Dovecot's LMTP server" if box.get("local_mailer") == "lmtp" else "dovecot-lda") + ")",
               box["plain_in_inbox"] and box["lda_log"] and box["sendmail_local"],
-              (box["lda_log"] or ["no lda log line"])[0][-90:]),
+              (box["lda_log"] or ["no %s log line" % box.get("local_mailer", "lda")])[0][-90:]),
         check("a Sieve rule uploaded over ManageSieve (4190, STARTTLS, AUTH) files mail by subject",
               box["managesieve"]["log"][-1].startswith("OK") and box["project_in_projects"]
               and not box["project_in_inbox"], "[project-x] -> Projects"),

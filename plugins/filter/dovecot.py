@@ -21,12 +21,12 @@ REQUIRED = (
     "dovecot_ssl_cipher_list", "dovecot_allow_plaintext_auth", "dovecot_auth_mechanisms", "dovecot_login_trusted_networks",
     "dovecot_mailbox_format", "dovecot_auth_verbose", "dovecot_auth_debug", "dovecot_mail_debug", "dovecot_verbose_ssl",
     "dovecot_log_path", "dovecot_settings", "dovecot_extra_config", "ssl_cert", "ssl_key",
-    "dovecot_lda", "dovecot_quota_exceeded", "dovecot_sieve", "dovecot_managesieve", "dovecot_managesieve_port",
+    "dovecot_lda", "dovecot_lmtp", "dovecot_quota_exceeded", "dovecot_sieve", "dovecot_managesieve", "dovecot_managesieve_port",
     "dovecot_sieve_before", "dovecot_sieve_default", "dovecot_sieve_junk", "dovecot_spam_learning", "dovecot_quota",
     "dovecot_quota_users", "dovecot_quota_warning", "dovecot_dependent_spamc", "dovecot_dependent_spam_scanned_header",
 )
 # Platform paths the delivery features use (vars/main.yml passes them with the variables).
-FEATURE_PATHS = ("sieve_dir", "sieve_bin_dir", "quota_users_path", "quota_warning_script")
+FEATURE_PATHS = ("sieve_dir", "sieve_bin_dir", "quota_users_path", "quota_warning_script", "lmtp_socket")
 QUOTA_EXCEEDED = ("refuse", "defer")
 VALID_ADDRESS = "an IP address, a host name, * or ::"
 
@@ -268,6 +268,7 @@ def _bool(data, name, errors):
 def _check_delivery(data, errors):
     """dovecot-lda, Sieve, ManageSieve, spam learning and quotas."""
     lda = _bool(data, "dovecot_lda", errors)
+    lmtp = _bool(data, "dovecot_lmtp", errors)
     sieve = _bool(data, "dovecot_sieve", errors)
     managesieve = _bool(data, "dovecot_managesieve", errors)
     _bool(data, "dovecot_sieve_junk", errors)
@@ -278,6 +279,9 @@ def _check_delivery(data, errors):
     if sieve and not lda:
         errors.add("dovecot_sieve", True, "false while dovecot_lda is false: Sieve filters at delivery, which needs "
                    "Dovecot's LDA (set dovecot_lda: true)")
+    if lmtp and not lda:
+        errors.add("dovecot_lmtp", True, "false while dovecot_lda is false: LMTP is how sendmail hands mail to Dovecot "
+                   "(set dovecot_lda: true as well)")
     if managesieve and not sieve:
         errors.add("dovecot_managesieve", True, "false while dovecot_sieve is false: uploaded scripts would never run")
     port = data["dovecot_managesieve_port"]
@@ -361,7 +365,10 @@ def sieve_scripts(data):
 def _delivery_head(data, out, setting):
     """What both syntaxes start the delivery section with; returns (sieve_dir, scripts, extprograms)."""
     out.append("")
-    out.append("# Local delivery: sendmail's local mailer is dovecot-lda (it reads this file)")
+    if data["dovecot_lmtp"]:
+        out.append("# Local delivery: sendmail's local mailer speaks LMTP to Dovecot on " + data["lmtp_socket"])
+    else:
+        out.append("# Local delivery: sendmail's local mailer is dovecot-lda (it reads this file)")
     setting("dovecot_lda (folders Sieve files into are made and subscribed)", "lda_mailbox_autocreate", "yes")
     setting("dovecot_lda", "lda_mailbox_autosubscribe", "yes")
     extprograms = bool(data["dovecot_sieve"] and (data["dovecot_dependent_spamc"] or learning_on(data)))
@@ -380,6 +387,9 @@ def _delivery_24(data, out, setting):
     if data["dovecot_sieve"]:
         out.append("# from: dovecot_sieve")
         out += ["protocol lda {", "  mail_plugins {", "    sieve = yes", "  }", "}"]
+        if data["dovecot_lmtp"]:
+            out.append("# from: dovecot_sieve, dovecot_lmtp")
+            out += ["protocol lmtp {", "  mail_plugins {", "    sieve = yes", "  }", "}"]
         out += ["sieve_script personal {", "  driver = file", "  path = ~/sieve", "  active_path = ~/.dovecot.sieve", "}"]
         for name, kind in scripts.items():
             if kind == "imapsieve":
@@ -431,6 +441,9 @@ def _delivery_23(data, out, setting):
     if data["dovecot_sieve"]:
         out.append("# from: dovecot_sieve")
         out += ["protocol lda {", "  mail_plugins = $mail_plugins sieve", "}"]
+        if data["dovecot_lmtp"]:
+            out.append("# from: dovecot_sieve, dovecot_lmtp")
+            out += ["protocol lmtp {", "  mail_plugins = $mail_plugins sieve", "}"]
     plugin = []
     if data["dovecot_sieve"]:
         plugin += ["  # from: dovecot_sieve", "  sieve = file:~/sieve;active=~/.dovecot.sieve"]
@@ -475,7 +488,14 @@ def _delivery_23(data, out, setting):
 
 
 def _delivery_services(data, syntax, out):
-    """ManageSieve's listener and the quota warning service."""
+    """LMTP's socket, ManageSieve's listener and the quota warning service."""
+    if data["dovecot_lmtp"]:
+        socket = data["lmtp_socket"]
+        out.append("# from: dovecot_lmtp (%s for root alone: sendmail delivers as root, and no other local user"
+                   % socket)
+        out.append("# may hand mail to a mailbox past sendmail's checks)")
+        out += ["service lmtp {", "  unix_listener %s {" % socket.rsplit("/", 1)[1], "    mode = 0600", "    user = root",
+                "  }", "}"]
     if data["dovecot_managesieve"]:
         out.append("# from: dovecot_managesieve_port (STARTTLS and AUTH as for IMAP)")
         out += ["service managesieve-login {", "  inet_listener sieve {",
@@ -535,7 +555,10 @@ def dovecot_config(data, version):
         setting("the role (Dovecot 2.4 syntax)", "dovecot_storage_version", "2.4.0")
 
     protocols = data["dovecot_protocols"]
-    if data["dovecot_managesieve"]:
+    if data["dovecot_lda"] and data["dovecot_lmtp"]:
+        setting("dovecot_protocols, dovecot_lmtp" + (", dovecot_managesieve" if data["dovecot_managesieve"] else ""),
+                "protocols", " ".join(protocols + ["lmtp"] + (["sieve"] if data["dovecot_managesieve"] else [])))
+    elif data["dovecot_managesieve"]:
         setting("dovecot_protocols, dovecot_managesieve", "protocols", " ".join(protocols + ["sieve"]))
     else:
         setting("dovecot_protocols", "protocols", " ".join(protocols))

@@ -234,12 +234,17 @@ def _check_raw(name, value, errors):
 
 
 def _check_local_mailer(name, value, errors):
-    """{path, args}: the program and its argument vector as sendmail.mc's FEATURE(local_procmail) takes them."""
+    """{path, args}: a program and its argument vector as sendmail.mc's FEATURE(local_procmail) takes them;
+    {lmtp_socket}: an LMTP server's Unix socket, as FEATURE(local_lmtp) with [IPC] and FILE takes it."""
     if value in ({}, None):
         return
+    if isinstance(value, dict) and set(value) == {"lmtp_socket"}:
+        errors.check(IN_M4["abs_path"], value["lmtp_socket"], name + ".lmtp_socket")
+        return
     if not isinstance(value, dict) or set(value) != {"path", "args"}:
-        errors.add(name, value, "{} or a dictionary with exactly the keys path and args "
-                   "(e.g. {path: /usr/lib/dovecot/dovecot-lda, args: 'dovecot-lda -e -d $u'})")
+        errors.add(name, value, "{}, a dictionary with exactly the keys path and args "
+                   "(e.g. {path: /usr/lib/dovecot/dovecot-lda, args: 'dovecot-lda -e -d $u'}), or one with the key "
+                   "lmtp_socket alone (e.g. {lmtp_socket: /run/dovecot/lmtp})")
         return
     errors.check(IN_M4["abs_path"], value["path"], name + ".path")
     args = value["args"]

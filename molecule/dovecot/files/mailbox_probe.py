@@ -175,7 +175,11 @@ def main():
     out["plain_headers"] = plain[0].split("\r\n\r\n", 1)[0] if plain else ""
     # Dovecot's log line of the delivery, and sendmail's of the hand-over to its local mailer
     _code, log, _err = run(["journalctl", "--no-pager", "-o", "cat", "--since", "-10min"])
-    out["lda_log"] = [line for line in log.splitlines() if f"plain-{tok}@" in line and "lda(" in line]
+    # sendmail.cf's local mailer: Dovecot's LMTP server over its socket (P=[IPC]) or dovecot-lda
+    with open("/etc/mail/sendmail.cf", encoding="utf-8") as handle:
+        mlocal = next((line for line in handle if line.startswith("Mlocal,")), "")
+    out["local_mailer"] = "lmtp" if "P=[IPC]" in mlocal else "lda"
+    out["lda_log"] = [line for line in log.splitlines() if f"plain-{tok}@" in line and f"{out['local_mailer']}(" in line]
     out["sendmail_local"] = [line for line in log.splitlines() if "mailer=local" in line and "stat=Sent" in line][-3:]
     out["project_in_projects"] = bool(paul.wait("Projects", ["SUBJECT", f"[project-x] {tok}"]))
     out["project_in_inbox"] = bool(paul.uids("INBOX", "SUBJECT", f"[project-x] {tok}"))

@@ -1,6 +1,7 @@
 """The mailbox side, proved with real mail over 127.0.0.0/8 inside the container.
 
-sendmail hands each local message to dovecot-lda (inventories/example's dovecot_lda); the
+sendmail hands each local message to dovecot-lda (inventories/example's dovecot_lda), or on
+dovecot-bookworm to Dovecot's LMTP server (molecule/host_vars/dovecot-bookworm.yml's dovecot_lmtp); the
 global Sieve script runs spamc and files spam into Junk; paul uploads his own script over
 ManageSieve (4190, STARTTLS, AUTH); moves into and out of Junk teach spamd's Bayes; john2 has
 a 1M quota (vars/dovecot.yml). files/mailbox_probe.py runs the whole exchange once.
@@ -11,6 +12,7 @@ import pathlib
 import re
 
 import pytest
+import yaml
 from harness import lab_secrets
 
 SCENARIO = pathlib.Path(__file__).resolve().parents[1]
@@ -24,13 +26,23 @@ def box(host):
     return json.loads(result.stdout)
 
 
-def test_delivered_through_dovecot_lda(box):
+def test_delivered_through_dovecot_lda_or_lmtp(host, box):
     assert box["sent"]["plain"] == "accepted", box["sent"]
     assert box["plain_in_inbox"], box
-    # Dovecot's log: lda(john1) saved the message; scanned on the way (the global Sieve script's spamc)
+    # the host's inventory decides: dovecot-bookworm hands mail to Dovecot's LMTP server, dovecot-trixie to dovecot-lda
+    host_vars = yaml.safe_load((SCENARIO.parent / "host_vars" / f"dovecot-{host.system_info.codename}.yml").read_text())
+    wanted = "lmtp" if host_vars.get("dovecot_lmtp") else "lda"
+    assert box["local_mailer"] == wanted, box["local_mailer"]
+    # Dovecot's log: lda(john1) or lmtp(john1) saved the message; scanned on the way (the global Sieve script's spamc)
     assert any(re.search(r"(stored mail into mailbox|saved mail to) '?INBOX", line) for line in box["lda_log"]), box["lda_log"]
     assert box["sendmail_local"], box
     assert "X-Spam-Checker-Version" in box["plain_headers"], box["plain_headers"]
+
+
+def test_one_return_path_with_the_envelope_sender(box):
+    """sendmail adds Return-Path for dovecot-lda (F=P); Dovecot's LMTP server adds its own (no F=P): one either way."""
+    paths = re.findall(r"^Return-Path:\s*(.*)$", box["plain_headers"], re.MULTILINE | re.IGNORECASE)
+    assert paths == ["<john@my-site.com>"], box["plain_headers"]
 
 
 def test_managesieve_upload_over_starttls(box):

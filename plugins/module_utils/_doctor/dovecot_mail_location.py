@@ -42,9 +42,14 @@ def dovecot_storage(run, doveconf):
 
 def delivery_storage(procmailrc, sendmail_cf):
     """{driver, path, source} of where the local mailer puts new mail, or None when Dovecot delivers."""
-    found = re.search(r"^Mlocal,.*?\bP=([^,\s]+)", read_text(sendmail_cf) or "", re.MULTILINE)
+    block = re.search(r"^Mlocal,.*(?:\n[ \t]+.*)*", read_text(sendmail_cf) or "", re.MULTILINE)
+    found = re.search(r"\bP=([^,\s]+)", block.group(0)) if block else None
     mailer = found.group(1) if found else ""
     if "dovecot" in mailer or mailer.endswith("/deliver"):
+        return None
+    # LMTP over a Unix socket (P=[IPC], A=FILE path): Dovecot's LMTP server delivers when the socket is Dovecot's
+    socket = re.search(r"\bA=FILE\s+(\S+)", block.group(0)) if block and mailer == "[IPC]" else None
+    if socket and "dovecot" in socket.group(1):
         return None
     spool = {"driver": "mbox", "path": "/var/mail/%u", "source": "%s (local mailer)" % (mailer or "sendmail")}
     text = read_text(procmailrc)
@@ -66,7 +71,7 @@ def delivery_storage(procmailrc, sendmail_cf):
 def check(dovecot, delivery):
     """Dovecot must read mail where it is delivered ("Dovecot Mailboxes", "Always Start with Logging")."""
     if delivery is None:
-        return result(NAME, True, "Dovecot's LDA delivers, so it reads where it writes (%s)" % dovecot["setting"])
+        return result(NAME, True, "Dovecot delivers (its LDA or LMTP), so it reads where it writes (%s)" % dovecot["setting"])
     if not dovecot["driver"]:
         return result(NAME, None, "%s: Dovecot autodetects the mailbox format, and fails when it cannot"
                       " ('mail_location not set and autodetection failed'); mail is delivered by %s as %s:%s"

@@ -25,6 +25,7 @@ PLATFORM = {
     "sieve_bin_dir": "/etc/dovecot/sieve/bin",
     "quota_users_path": "/etc/dovecot/quota-users",
     "quota_warning_script": "/etc/dovecot/quota-warning.sh",
+    "lmtp_socket": "/run/dovecot/lmtp",
 }
 
 
@@ -423,6 +424,26 @@ def test_delivery_features_golden(version, name):
     assert filt.dovecot_config(delivery(), version) == (GOLDEN_DIR / name).read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("version, plugins", [("2.3.19.1", ["protocol lmtp {", "  mail_plugins = $mail_plugins sieve", "}"]),
+                                              ("2.4.1", ["protocol lmtp {", "  mail_plugins {", "    sieve = yes", "  }", "}"])])
+def test_lmtp_adds_the_protocol_its_sieve_and_a_root_only_socket(version, plugins):
+    """With dovecot_lmtp the rest of the mailbox side is the LDA's render, plus LMTP: the protocol, Sieve at
+    LMTP delivery as at the LDA's, and Dovecot's default lmtp listener for root alone (its default mode is 0666)."""
+    lda = filt.dovecot_config(delivery(), version).splitlines()
+    lmtp = filt.dovecot_config(delivery(dovecot_lmtp=True), version).splitlines()
+    assert "protocols = imap pop3 lmtp sieve" in lmtp and "protocols = imap pop3 sieve" in lda
+    start = lmtp.index(plugins[0])
+    assert lmtp[start:start + len(plugins)] == plugins
+    start = lmtp.index("service lmtp {")
+    assert lmtp[start:start + 6] == ["service lmtp {", "  unix_listener lmtp {", "    mode = 0600", "    user = root", "  }", "}"]
+    # the rest is the LDA's render, line for line
+    del lmtp[start:start + 6]
+    start = lmtp.index(plugins[0])
+    del lmtp[start:start + len(plugins)]
+    assert settings("\n".join(lmtp)) == [("protocols = imap pop3 lmtp sieve" if line == "protocols = imap pop3 sieve" else line)
+                                         for line in settings("\n".join(lda))]
+
+
 def test_without_the_lda_nothing_of_the_mailbox_side_is_rendered():
     text = filt.dovecot_config(role_input(dovecot_sieve_junk=True, dovecot_spam_learning=True), "2.4.1")
     for word in ("sieve", "quota", "lda_mailbox", "mail_plugins"):
@@ -459,6 +480,11 @@ def test_no_learning_without_spamassassin(version):
     ({"dovecot_dependent_spamc": SPAMC + ["-u x; rm"]}, "dovecot_dependent_spamc[3]"),
     ({"dovecot_dependent_spam_scanned_header": 'X" { discard; } #'}, "dovecot_dependent_spam_scanned_header"),
     ({"dovecot_settings": {"mail_plugins": "quota"}}, "dovecot_settings"),
+    ({"dovecot_lda": False, "dovecot_sieve": False, "dovecot_managesieve": False, "dovecot_quota": "",
+      "dovecot_quota_users": {}, "dovecot_dependent_spamc": [], "dovecot_sieve_before": "", "dovecot_sieve_default": "",
+      "dovecot_lmtp": True}, "dovecot_lmtp"),
+    ({"dovecot_lmtp": "yes"}, "dovecot_lmtp"),
+    ({"lmtp_socket": "run/dovecot/lmtp"}, "lmtp_socket"),
 ])
 def test_mailbox_side_input_is_checked_naming_the_variable(overrides, variable):
     errors = filt.dovecot_config_errors(delivery(**overrides))

@@ -300,6 +300,7 @@ PLATFORM = {
     "sieve_bin_dir": "/etc/dovecot/sieve/bin",
     "quota_users_path": "/etc/dovecot/quota-users",
     "quota_warning_script": "/etc/dovecot/quota-warning.sh",
+    "lmtp_socket": "/run/dovecot/lmtp",
 }
 CERT_ONLY = ("dovecot_ssl_cert", "dovecot_ssl_key", "dovecot_ssl_selfsigned", "dovecot_ssl_subject", "dovecot_ssl_alt_names",
              "dovecot_ssl_days", "dovecot_ssl_renew_days", "dovecot_sendmail_local_mailer")
@@ -316,6 +317,8 @@ DOVECOT_CASES = {
                    "dovecot_listeners": {"pop3": {"address": "127.0.0.1"}}, "dovecot_extra_config": EXTRA},
     "imap only": {"dovecot_protocols": ["imap"], "dovecot_listeners": {"imap": {"port": 1143}}},
     "mailbox side": MAILBOX,
+    "mailbox side over lmtp": {**MAILBOX, "dovecot_lmtp": True},
+    "lmtp without sieve": {"dovecot_lda": True, "dovecot_lmtp": True, "dovecot_sieve_junk": False},
     "mailbox side with scripts": {**MAILBOX, "dovecot_sieve_before": "keep;\n", "dovecot_sieve_default": "keep;\n"},
     "lda, junk filing and a quota only": {"dovecot_lda": True, "dovecot_sieve": True, "dovecot_quota": "0",
                                           "dovecot_quota_warning": 0, "dovecot_quota_exceeded": "defer"},

@@ -24,7 +24,8 @@ CERT_ONLY = ("dovecot_ssl_cert", "dovecot_ssl_key", "dovecot_ssl_selfsigned", "d
 PLATFORM = {"ssl_cert": "/etc/dovecot/private/dovecot-server.pem", "ssl_key": "/etc/dovecot/private/dovecot-server.key",
             "ssl_dh": "/usr/share/dovecot/dh.pem", "mail_privileged_group": "mail",
             "sieve_dir": "/etc/dovecot/sieve", "sieve_bin_dir": "/etc/dovecot/sieve/bin",
-            "quota_users_path": "/etc/dovecot/quota-users", "quota_warning_script": "/etc/dovecot/quota-warning.sh"}
+            "quota_users_path": "/etc/dovecot/quota-users", "quota_warning_script": "/etc/dovecot/quota-warning.sh",
+            "lmtp_socket": "/run/dovecot/lmtp"}
 VERSIONS = ("2.3.19", "2.4.1")
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -60,6 +60,13 @@ def test_dovecot_autodetect_and_lda(tmp_path):
     assert unit.delivery_storage(str(tmp_path / "none"), cf) is None
     assert unit.check(unset, None)["ok"] is True
 
+    # LMTP over Dovecot's socket: the A= on sendmail.cf's continuation line
+    cf = write(tmp_path / "sendmail.cf", "Mlocal,\t\tP=[IPC], F=lsDFMAw5:/|@qSXnz9m, S=EnvFromSMTP/HdrFromL,\n"
+               "\t\tT=DNS/RFC822/SMTP,\n\t\tA=FILE /run/dovecot/lmtp\nMprog,\t\tP=/bin/sh, F=lsDFMoqeu9,\n")
+    assert unit.delivery_storage(str(tmp_path / "none"), cf) is None
+    other = write(tmp_path / "other.cf", "Mlocal,\t\tP=[IPC], F=lsDFMAw5:/|@qSXnz9m,\n\t\tA=FILE /run/cyrus/lmtp\n")
+    assert unit.delivery_storage(str(tmp_path / "none"), other)["source"] == "[IPC] (local mailer)"
+
 
 @pytest.mark.parametrize(
     ("mailer", "driver"),
