@@ -28,6 +28,10 @@ REQUIRED = (
 # Platform paths the delivery features use (vars/main.yml passes them with the variables).
 FEATURE_PATHS = ("sieve_dir", "sieve_bin_dir", "quota_users_path", "quota_warning_script", "lmtp_socket")
 QUOTA_EXCEEDED = ("refuse", "defer")
+# Where Sieve's vacation replies and redirects go with dovecot_lmtp: the MTA's loopback listener, where
+# sendmail's own submission program (the MSP, submit.cf) hands mail too. The LMTP server runs inside
+# Dovecot's unit (NoNewPrivileges), where the setgid sendmail program cannot queue mail.
+LMTP_SUBMISSION_HOST = "127.0.0.1:25"
 VALID_ADDRESS = "an IP address, a host name, * or ::"
 
 # The chapter's two mail_location lines (2.3 syntax), one per mailbox format.
@@ -245,6 +249,9 @@ def check(data):
             errors.add("dovecot_settings", name, V.VALID_DOVECOT_SETTING)
         elif name in _OWNED:
             errors.add("dovecot_settings", name, f"a setting the role does not render itself; set {_OWNED[name]} instead")
+        elif name == "submission_host" and data["dovecot_lmtp"] is True and data["dovecot_lda"] is True:
+            errors.add("dovecot_settings", name, "a setting the role renders itself while dovecot_lmtp is true "
+                       f"({LMTP_SUBMISSION_HOST}, where sendmail's own submission program sends)")
         elif name in _OWNED_LDA and data["dovecot_lda"] is True:
             errors.add("dovecot_settings", name, f"a setting the role does not render itself while dovecot_lda is true; "
                        f"set {_OWNED_LDA[name]} instead")
@@ -362,6 +369,18 @@ def sieve_scripts(data):
     return out
 
 
+def _lmtp_protocol(data, out, new):
+    """protocol lmtp: Sieve as at the LDA's delivery, and no STARTTLS on the local socket (after the global
+    mail_plugins: 2.3 expands $mail_plugins where it reads it)."""
+    if not data["dovecot_lmtp"]:
+        return
+    out.append("# from: dovecot_lmtp (no STARTTLS on the local socket)" + (", dovecot_sieve" if data["dovecot_sieve"] else ""))
+    out.append("protocol lmtp {")
+    if data["dovecot_sieve"]:
+        out += (["  mail_plugins {", "    sieve = yes", "  }"] if new else ["  mail_plugins = $mail_plugins sieve"])
+    out += ["  ssl = no", "}"]
+
+
 def _delivery_head(data, out, setting):
     """What both syntaxes start the delivery section with; returns (sieve_dir, scripts, extprograms)."""
     out.append("")
@@ -371,6 +390,10 @@ def _delivery_head(data, out, setting):
         out.append("# Local delivery: sendmail's local mailer is dovecot-lda (it reads this file)")
     setting("dovecot_lda (folders Sieve files into are made and subscribed)", "lda_mailbox_autocreate", "yes")
     setting("dovecot_lda", "lda_mailbox_autosubscribe", "yes")
+    if data["dovecot_lmtp"]:
+        setting("dovecot_lmtp (vacation replies and redirects over SMTP to the MTA on loopback, as sendmail's own MSP "
+                "sends; the setgid sendmail program cannot queue under Dovecot's NoNewPrivileges)",
+                "submission_host", LMTP_SUBMISSION_HOST)
     extprograms = bool(data["dovecot_sieve"] and (data["dovecot_dependent_spamc"] or learning_on(data)))
     return data["sieve_dir"], sieve_scripts(data), extprograms
 
@@ -384,12 +407,10 @@ def _delivery_24(data, out, setting):
     if imap_plugins:
         out.append("# from: dovecot_quota (IMAP GETQUOTAROOT), dovecot_spam_learning (IMAPSieve)")
         out += ["protocol imap {", "  mail_plugins {"] + [f"    {p} = yes" for p in imap_plugins] + ["  }", "}"]
+    _lmtp_protocol(data, out, True)
     if data["dovecot_sieve"]:
         out.append("# from: dovecot_sieve")
         out += ["protocol lda {", "  mail_plugins {", "    sieve = yes", "  }", "}"]
-        if data["dovecot_lmtp"]:
-            out.append("# from: dovecot_sieve, dovecot_lmtp")
-            out += ["protocol lmtp {", "  mail_plugins {", "    sieve = yes", "  }", "}"]
         out += ["sieve_script personal {", "  driver = file", "  path = ~/sieve", "  active_path = ~/.dovecot.sieve", "}"]
         for name, kind in scripts.items():
             if kind == "imapsieve":
@@ -438,12 +459,10 @@ def _delivery_23(data, out, setting):
     if imap_plugins:
         out.append("# from: dovecot_quota (IMAP GETQUOTAROOT), dovecot_spam_learning (IMAPSieve)")
         out += ["protocol imap {", "  mail_plugins = $mail_plugins " + " ".join(imap_plugins), "}"]
+    _lmtp_protocol(data, out, False)
     if data["dovecot_sieve"]:
         out.append("# from: dovecot_sieve")
         out += ["protocol lda {", "  mail_plugins = $mail_plugins sieve", "}"]
-        if data["dovecot_lmtp"]:
-            out.append("# from: dovecot_sieve, dovecot_lmtp")
-            out += ["protocol lmtp {", "  mail_plugins = $mail_plugins sieve", "}"]
     plugin = []
     if data["dovecot_sieve"]:
         plugin += ["  # from: dovecot_sieve", "  sieve = file:~/sieve;active=~/.dovecot.sieve"]

@@ -424,24 +424,43 @@ def test_delivery_features_golden(version, name):
     assert filt.dovecot_config(delivery(), version) == (GOLDEN_DIR / name).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("version, plugins", [("2.3.19.1", ["protocol lmtp {", "  mail_plugins = $mail_plugins sieve", "}"]),
-                                              ("2.4.1", ["protocol lmtp {", "  mail_plugins {", "    sieve = yes", "  }", "}"])])
-def test_lmtp_adds_the_protocol_its_sieve_and_a_root_only_socket(version, plugins):
-    """With dovecot_lmtp the rest of the mailbox side is the LDA's render, plus LMTP: the protocol, Sieve at
-    LMTP delivery as at the LDA's, and Dovecot's default lmtp listener for root alone (its default mode is 0666)."""
+@pytest.mark.parametrize("version, block", [
+    ("2.3.19.1", ["protocol lmtp {", "  mail_plugins = $mail_plugins sieve", "  ssl = no", "}"]),
+    ("2.4.1", ["protocol lmtp {", "  mail_plugins {", "    sieve = yes", "  }", "  ssl = no", "}"]),
+])
+def test_lmtp_adds_the_protocol_its_sieve_a_root_only_socket_and_smtp_for_vacation(version, block):
+    """With dovecot_lmtp the rest of the mailbox side is the LDA's render, plus LMTP: the protocol, Sieve at LMTP
+    delivery as at the LDA's, no STARTTLS on the local socket (sendmail would otherwise start TLS for every
+    delivery), Dovecot's default lmtp listener for root alone (its default mode is 0666), and vacation replies over
+    SMTP to the MTA on loopback (the setgid sendmail program cannot queue under Dovecot's NoNewPrivileges)."""
     lda = filt.dovecot_config(delivery(), version).splitlines()
     lmtp = filt.dovecot_config(delivery(dovecot_lmtp=True), version).splitlines()
     assert "protocols = imap pop3 lmtp sieve" in lmtp and "protocols = imap pop3 sieve" in lda
-    start = lmtp.index(plugins[0])
-    assert lmtp[start:start + len(plugins)] == plugins
+    start = lmtp.index(block[0])
+    assert lmtp[start:start + len(block)] == block
+    # after the global mail_plugins: Dovecot 2.3 expands $mail_plugins where it reads it
+    assert not [line for line in lmtp[start:] if line.startswith("mail_plugins")]
+    del lmtp[start:start + len(block)]
     start = lmtp.index("service lmtp {")
     assert lmtp[start:start + 6] == ["service lmtp {", "  unix_listener lmtp {", "    mode = 0600", "    user = root", "  }", "}"]
-    # the rest is the LDA's render, line for line
     del lmtp[start:start + 6]
-    start = lmtp.index(plugins[0])
-    del lmtp[start:start + len(plugins)]
+    lmtp.remove("submission_host = 127.0.0.1:25")
+    # the rest is the LDA's render, line for line
     assert settings("\n".join(lmtp)) == [("protocols = imap pop3 lmtp sieve" if line == "protocols = imap pop3 sieve" else line)
                                          for line in settings("\n".join(lda))]
+
+
+@pytest.mark.parametrize("version", ["2.3.19.1", "2.4.1"])
+def test_lmtp_without_sieve_still_turns_starttls_off(version):
+    text = filt.dovecot_config(role_input(dovecot_lda=True, dovecot_lmtp=True, dovecot_sieve_junk=False), version)
+    start = text.index("protocol lmtp {\n")
+    assert text[start:].startswith("protocol lmtp {\n  ssl = no\n}\n") and "sieve" not in text
+
+
+def test_submission_host_is_the_roles_with_lmtp():
+    errors = filt.dovecot_config_errors(delivery(dovecot_lmtp=True, dovecot_settings={"submission_host": "10.0.0.1:25"}))
+    assert any(e.startswith("dovecot_settings: ") and "dovecot_lmtp" in e for e in errors), errors
+    assert filt.dovecot_config_errors(delivery(dovecot_settings={"submission_host": "10.0.0.1:25"})) == []
 
 
 def test_without_the_lda_nothing_of_the_mailbox_side_is_rendered():
