@@ -10,6 +10,7 @@ cases in /var/tmp/dovecot-side-effect/.
 
 import json
 import pathlib
+import re
 
 import pytest
 import yaml
@@ -106,9 +107,15 @@ def test_mail_location_is_where_sendmail_delivers(host, exchange):
     else:
         assert exchange["doveconf"] == {"mail_location": "mbox:~/mail:INBOX=/var/mail/%u"}
         assert exchange["paul_files"] == ["/var/mail/paul"]
-    # the example inventory delivers through Dovecot's LDA: sendmail's local mailer, no procmailrc
-    mlocal = next(line for line in host.file("/etc/mail/sendmail.cf").content_string.splitlines() if line.startswith("Mlocal,"))
-    assert "P=/usr/lib/dovecot/dovecot-lda" in mlocal, mlocal
+    # the example inventory delivers through Dovecot's LDA, dovecot-bookworm over Dovecot's LMTP socket
+    # (molecule/host_vars): sendmail's local mailer either way, no procmailrc
+    cf = host.file("/etc/mail/sendmail.cf").content_string
+    mlocal = " ".join(re.search(r"^Mlocal,.*(?:\n[ \t]+.*)*", cf, re.MULTILINE).group(0).split())
+    host_vars = yaml.safe_load((SCENARIO.parent / "host_vars" / f"dovecot-{host.system_info.codename}.yml").read_text())
+    if host_vars.get("dovecot_lmtp"):
+        assert "P=[IPC]" in mlocal and "A=FILE /run/dovecot/lmtp" in mlocal, mlocal
+    else:
+        assert "P=/usr/lib/dovecot/dovecot-lda" in mlocal, mlocal
     assert not host.file("/etc/procmailrc").exists
 
 
