@@ -4,13 +4,16 @@
 #   bash benchmarks/run.sh converge --stages nochange --baseline REF --no-floor
 #                                               # no-change run of REF (a git worktree) vs this tree
 #   bash benchmarks/run.sh delivery [options]   # delivery throughput, stock sendmail as reference
+#   bash benchmarks/run.sh delivery --baseline REF --source 127.0.0.5
+#                                               # off and on on REF's server (a git worktree) and this tree's
 #   bash benchmarks/run.sh profile [options]    # CPU per message in each stage (SMTP, milters, scan, delivery)
 #   bash benchmarks/run.sh maps [options]       # a map module vs template + makemap (real makemap), 100,000 entries
 #   bash benchmarks/run.sh all                  # both, converge first
 #   bash benchmarks/run.sh destroy              # remove the benchmark's containers and pod
 # They run on labs of their own (pod homelab-bench: bench-bigboy, bench-smallfry, and
 # bench-stock for delivery; pod homelab-bench-converge: benchc-* for converge, and pod
-# homelab-bench-baseline: benchb-* for converge's --baseline), never on the lab of
+# homelab-bench-baseline: benchb-* for converge's --baseline; homelab-bench-delivery-baseline: benchd-*
+# for delivery's --baseline), never on the lab of
 # scripts/demo.sh; maps runs in a container of its own (benchmaps-trixie, removed at the end
 # unless --keep). Each prints a table and writes benchmarks/results/<name>.json.
 # See docs/benchmarks.md.
@@ -56,6 +59,7 @@ from benchlib import Lab
 Lab().down()
 Lab(pod="homelab-bench-converge", prefix="benchc-").down()
 Lab(pod="homelab-bench-baseline", prefix="benchb-").down()
+Lab(pod="homelab-bench-delivery-baseline", prefix="benchd-").down()
 PY
     podman rm -f -i bench-stock >/dev/null
     podman rm -f -i benchmaps-trixie >/dev/null
