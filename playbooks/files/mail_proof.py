@@ -11,7 +11,7 @@ Run on a lab host (ansible.builtin.script) with one argument, the role:
            plaintext login refused, a wrong password refused
   mailbox  on bigboy, {"paul", "john1", "john2"} passwords (JSON) on stdin: the mailbox side
            through the dovecot scenario's probe (/usr/local/lib/mailbox_probe.py): delivered
-           by Dovecot (its LMTP server in the lab), a Sieve rule uploaded over ManageSieve
+           by Dovecot (dovecot-lda or its LMTP server), a Sieve rule uploaded over ManageSieve
            filing by subject, the vacation reply sent once, a message moved into Junk
            learned as spam, the quota warning and an over-quota message bounced; the
            probe's Sieve script and quota filling are undone afterwards (the lab goes on)
