@@ -191,6 +191,16 @@ def baseline_tree(ref: str, where: Path) -> Tree:
     return tree
 
 
+def add_baseline_arguments(parser, what: str, directory: str, pod: str, prefix: str) -> None:
+    """--baseline REF and where its worktree and lab go: WHAT the benchmark does with REF, and the defaults
+    (a directory beside this tree, the lab's pod and container prefix), each benchmark its own."""
+    parser.add_argument("--baseline", metavar="REF", default=None, help=what + " (a git worktree of REF)")
+    parser.add_argument("--baseline-dir", type=Path, default=ROOT.parent / directory,
+                        help="where the worktree of REF lives (created, or reused at REF's commit)")
+    parser.add_argument("--baseline-pod", default=pod, help="the baseline lab's pod")
+    parser.add_argument("--baseline-prefix", default=prefix, help="prefix of the baseline lab's container names")
+
+
 class TreeLab(Lab):
     """Lab (benchlib) whose inventory, lab.yml and playbook environment are those of `tree`."""
 
@@ -525,12 +535,8 @@ def main() -> int:
     parser.add_argument("--pod", default="homelab-bench", help="the benchmark lab's pod")
     parser.add_argument("--prefix", default="bench-", help="prefix of the benchmark lab's container names")
     parser.add_argument("--output", default="converge", help="results file name under benchmarks/results/")
-    parser.add_argument("--baseline", metavar="REF", default=None,
-                        help="nochange stage: also run REF's site.yml on a lab of its own and compare (a git worktree of REF)")
-    parser.add_argument("--baseline-dir", type=Path, default=ROOT.parent / "bench-baseline",
-                        help="where the worktree of REF lives (created, or reused at REF's commit)")
-    parser.add_argument("--baseline-pod", default="homelab-bench-baseline", help="the baseline lab's pod")
-    parser.add_argument("--baseline-prefix", default="benchb-", help="prefix of the baseline lab's container names")
+    add_baseline_arguments(parser, "nochange stage: also run REF's site.yml on a lab of its own and compare",
+                           "bench-baseline", "homelab-bench-baseline", "benchb-")
     parser.add_argument("--tree", type=Path, default=ROOT,
                         help="the checkout the benchmark lab runs (default: this working tree); another one, e.g. "
                              "--baseline-dir itself, checks the side-by-side comparison against itself")

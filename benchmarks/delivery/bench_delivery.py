@@ -55,7 +55,7 @@ from benchlib import (  # noqa: E402
     save,
     table,
 )
-from converge.bench_converge import Tree, TreeLab, baseline_tree  # noqa: E402
+from converge.bench_converge import Tree, TreeLab, add_baseline_arguments, baseline_tree  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LOADGEN = (HERE / "loadgen.py").read_text(encoding="utf-8")
@@ -115,12 +115,10 @@ def site_switch(root: Path = ROOT) -> bool:
 
 
 def converge(lab: Lab, inv: Path, extra: dict, tag: str, tags: str = "", tree: Tree | None = None) -> float:
+    """site.yml of TREE (this one unless given) on the lab's mail servers, with its environment."""
+    tree = tree or Tree(ROOT, "this tree")
     args = ["--limit", "mail_servers"] + (["--tags", tags] if tags else [])
-    if tree is not None:
-        res = tree.run(inv, tree.site, extra_vars=extra or None, args=args, log_to=lab.workdir / f"delivery-{tag}.log")
-    else:
-        res = run_playbook(inv, SITE, extra_vars=extra or None, args=args, log_to=lab.workdir / f"delivery-{tag}.log")
-    return res.seconds
+    return tree.run(inv, tree.site, extra_vars=extra or None, args=args, log_to=lab.workdir / f"delivery-{tag}.log").seconds
 
 
 def settings(container: str) -> dict:
@@ -170,11 +168,15 @@ def variant_vars(root: Path, variant: str, args, extra: dict) -> dict:
         site_vars.setdefault("spamassassin_spamd_max_children", args.spamd_children)
         site_vars.setdefault("spamassassin_rbl_checks", args.rbl_checks)
     if args.source != "127.0.0.1":
-        # greylisting still runs, and lets the benchmark's source through at once
-        host_vars = yaml.safe_load((root / "inventories/lab/host_vars/bigboy.my-site.com/main.yml").read_text(encoding="utf-8"))
-        site_vars.setdefault("milter_greylist_whitelist_addresses",
-                             host_vars.get("milter_greylist_whitelist_addresses", []) + [args.source + "/32"])
+        site_vars.setdefault("milter_greylist_whitelist_addresses", greylist_whitelist(root, args.source))
     return site_vars
+
+
+def greylist_whitelist(root: Path, source: str) -> list[str]:
+    """The tree's lab whitelist of milter-greylist with SOURCE added: greylisting still runs, and lets the
+    benchmark's client through at once."""
+    host_vars = yaml.safe_load((root / "inventories/lab/host_vars/bigboy.my-site.com/main.yml").read_text(encoding="utf-8"))
+    return host_vars.get("milter_greylist_whitelist_addresses", []) + [source + "/32"]
 
 
 def side_by_side(args, extra: dict, variants: list[str], current: tuple[Lab, Path]) -> dict:
@@ -280,12 +282,8 @@ def main() -> int:
     parser.add_argument("--sender", default=None,
                         help="envelope sender (marc@my-site.com from 127.0.0.1, else sender@another-web-site.example, "
                              "a domain every lab's name server has had)")
-    parser.add_argument("--baseline", metavar="REF", default=None,
-                        help="also run the off and on variants on REF's server (a git worktree and a lab of its own)")
-    parser.add_argument("--baseline-dir", type=Path, default=ROOT.parent / "bench-delivery-baseline",
-                        help="where REF's worktree is (created, or reused when it is at REF)")
-    parser.add_argument("--baseline-pod", default="homelab-bench-delivery-baseline", help="the baseline lab's pod")
-    parser.add_argument("--baseline-prefix", default="benchd-", help="prefix of the baseline lab's container names")
+    add_baseline_arguments(parser, "also run the off and on variants on REF's server, on a lab of its own",
+                           "bench-delivery-baseline", "homelab-bench-delivery-baseline", "benchd-")
     args = parser.parse_args()
     extra = json.loads(args.vars)
     if args.sender is None:

@@ -34,12 +34,19 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_delivery import LAB_RCPTS, LOADGEN, SITE, clear_mailboxes, settings, sh, site_switch  # noqa: E402
+from bench_delivery import (  # noqa: E402
+    LAB_RCPTS,
+    LOADGEN,
+    SITE,
+    clear_mailboxes,
+    greylist_whitelist,
+    settings,
+    sh,
+    site_switch,
+)
 from benchlib import (  # noqa: E402
     ROOT,
     Lab,
@@ -142,11 +149,8 @@ def per_message(usec: int, count: int) -> float:
 
 
 def profile_variant(lab: Lab, inv: Path, container: str, cgroup: str, args, variant: str) -> dict:
-    host_vars = yaml.safe_load((ROOT / "inventories/lab/host_vars/bigboy.my-site.com/main.yml").read_text(encoding="utf-8"))
     site_vars = {"sendmail_delivery_mode": "queue", "sendmail_queue_interval": "24h",
-                 # greylisting still runs, and lets the profile's source through at once
-                 "milter_greylist_whitelist_addresses": host_vars.get("milter_greylist_whitelist_addresses", [])
-                 + [args.source + "/32"]}
+                 "milter_greylist_whitelist_addresses": greylist_whitelist(ROOT, args.source)}
     site_vars.update(json.loads(args.vars))
     if not site_switch():
         raise SystemExit("site.yml has no mailserver_spamassassin switch: cpu_profile.py needs it")
