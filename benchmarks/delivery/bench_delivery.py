@@ -16,6 +16,8 @@ Each variant: the load generator (loadgen.py) runs inside the container, sends C
 messages over SMTP to 127.0.0.1:25 from --source (127.0.0.1, a trusted address, unless
 given) with CONCURRENCY clients, to local and virtual addresses, and waits until every
 message is in its mailbox. Prints a table; writes benchmarks/results/delivery.json.
+Before each load on a lab the benchmark adds DNS_CONF to the lab's name server (below): the
+client's lookups are answered in the lab, and "DNS out" counts the queries that still left it.
 
 Side by side with an earlier commit (--baseline REF): the off and on variants also run on
 REF's server, in the same run: REF checked out as a git worktree (--baseline-dir), its own
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -138,6 +141,37 @@ def clear_mailboxes(container: str) -> None:
                   "rm -f /home/*/Maildir/new/* /home/*/Maildir/cur/* 2>/dev/null; true")
 
 
+# The benchmark's additions to a lab's name server (dnsmasq on the mail server, playbooks/lab.yml), the same on
+# either side of --baseline whatever REF's lab.yml says: the loopback reverse zone, private addresses and plain
+# names answered in the lab, the client address named (forward-confirmed, in a zone the lab answers), and every
+# query logged, so that each run counts the lookups that left the lab. A forwarded lookup waits on this
+# machine's name servers, and one lost answer holds every session asking the same name for the resolver's
+# 5 s timeout (dnsmasq sends one query upstream for all of them): the rate is then the network's, not the
+# server's.
+DNS_CONF = "/etc/dnsmasq.d/bench.conf"
+DNS_LOG = "/var/log/dnsmasq-bench.log"
+CLIENT_NAME = "client.another-web-site.example"
+
+
+def lab_dns(container: str, source: str) -> None:
+    """Write DNS_CONF (see above) on CONTAINER, empty its query log and restart dnsmasq."""
+    lines = ["domain-needed", "bogus-priv", "local=/127.in-addr.arpa/", "log-queries", f"log-facility={DNS_LOG}"]
+    if source != "127.0.0.1":
+        lines.append(f"host-record={CLIENT_NAME},{source}")
+    conf = "\n".join(lines) + "\n"
+    sh(container, f"printf %s {shlex.quote(conf)} > {DNS_CONF} && : > {DNS_LOG} && systemctl restart dnsmasq")
+
+
+def dns_forwarded(container: str) -> dict[str, int]:
+    """Names the lab's name server forwarded out of the lab since lab_dns(), with how often."""
+    out = sh(container, f"grep -o ' forwarded [^ ]*' {DNS_LOG} || true").stdout
+    names: dict[str, int] = {}
+    for line in out.splitlines():
+        name = line.split()[-1]
+        names[name] = names.get(name, 0) + 1
+    return names
+
+
 def load(container: str, args, sender: str, rcpts: list[str], source: str = "127.0.0.1") -> dict:
     argv = ["python3", "-", "--count", str(args.count), "--concurrency", str(args.concurrency),
             "--per-session", str(args.per_session), "--from", sender, "--stall", str(args.stall)]
@@ -145,6 +179,9 @@ def load(container: str, args, sender: str, rcpts: list[str], source: str = "127
         argv += ["--bind", source, "--helo", sender.rpartition("@")[2]]
     for rcpt in rcpts:
         argv += ["--rcpt", rcpt]
+    lab = container != STOCK
+    if lab:
+        lab_dns(container, source)
     before = load_average()
     sampler = PidSampler(cgroup_path(container))
     sampler.start()
@@ -157,6 +194,9 @@ def load(container: str, args, sender: str, rcpts: list[str], source: str = "127
     result["load_average_before"] = before
     result["load_average_after"] = load_average()
     result["pids_peak"], result["pids_max"] = sampler.peak, sampler.limit
+    if lab:
+        forwarded = dns_forwarded(container)
+        result["dns_forwarded"], result["dns_forwarded_names"] = sum(forwarded.values()), forwarded
     return result
 
 
@@ -247,11 +287,12 @@ def report_side_by_side(cmp: dict, args) -> None:
             ratio = "1.00" if side == "baseline" else str(entry["verdict"]["ratio"])
             rows.append([variant, label, r["delivered"], r["lost"], r["wrong_mailbox"], r["duplicates"], r["retries"],
                          r["send_seconds"], r["end_to_end_seconds"], r["msg_per_s"], ratio,
-                         f"{r['pids_peak']} / {r['pids_max']}", " ".join(map(str, r["load_average_before"]))])
+                         f"{r['pids_peak']} / {r['pids_max']}", r.get("dns_forwarded", "-"),
+                         " ".join(map(str, r["load_average_before"]))])
     print(f"Side by side, N = {args.count} from {cmp['source']}, concurrency {args.concurrency}, "
           f"{args.per_session} message(s) per session")
     print(table(["variant", "tree", "delivered", "lost", "wrong box", "dups", "retries", "send s", "end-to-end s",
-                 "msg/s", "x baseline", "processes peak", "load before"], rows))
+                 "msg/s", "x baseline", "processes peak", "DNS out", "load before"], rows))
     for variant, entry in cmp["variants"].items():
         v = entry["verdict"]
         marks = ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in v["checks"].items())
@@ -362,10 +403,10 @@ def main() -> int:
         rows.append([name, r["count"], r["accepted"], r["retries"], r["delivered"], r["lost"], r["wrong_mailbox"],
                      r["duplicates"],
                      r["send_seconds"], r["accept_rate"], r["end_to_end_seconds"], r["msg_per_s"],
-                     " ".join(map(str, r["load_average_before"]))])
+                     r.get("dns_forwarded", "-"), " ".join(map(str, r["load_average_before"]))])
     print(f"Delivery over SMTP, concurrency {args.concurrency}, {args.per_session} message(s) per session")
     print(table(["variant", "sent", "accepted", "retries", "delivered", "lost", "wrong box", "dups", "send s", "accept/s",
-                 "end-to-end s", "msg/s", "load before"], rows))
+                 "end-to-end s", "msg/s", "DNS out", "load before"], rows))
     for name, entry in result["variants"].items():
         print(f"\n{name}: " + "; ".join(entry["settings"]["lines"]))
     print(f"\nresults: {path.relative_to(ROOT)}; logs: {lab.workdir}")

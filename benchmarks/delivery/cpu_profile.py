@@ -42,7 +42,9 @@ from bench_delivery import (  # noqa: E402
     LOADGEN,
     SITE,
     clear_mailboxes,
+    dns_forwarded,
     greylist_whitelist,
+    lab_dns,
     settings,
     sh,
     site_switch,
@@ -162,6 +164,7 @@ def profile_variant(lab: Lab, inv: Path, container: str, cgroup: str, args, vari
         log(f"{variant}: delivering what the queue held before the run")
         queue_run(container)
     clear_mailboxes(container)
+    lab_dns(container, args.source)
     run = f"p{variant}{int(time.time())}"
     sampler = PidSampler(cgroup)
     sampler.start()
@@ -180,7 +183,7 @@ def profile_variant(lab: Lab, inv: Path, container: str, cgroup: str, args, vari
     return {"site_vars": site_vars, "converge_seconds": round(converge.seconds, 1), "settings": settings(container),
             "send": sent, "queued_after_send": queued, "queue_run": delivery, "collect": collected,
             "smtp_usec": delta(before, middle), "delivery_usec": delta(middle, after),
-            "pids_peak": sampler.peak, "pids_max": sampler.limit}
+            "pids_peak": sampler.peak, "pids_max": sampler.limit, "dns_forwarded": dns_forwarded(container)}
 
 
 def rows_of(entry: dict, count: int) -> list[list]:
