@@ -109,22 +109,35 @@ def mailbox_files(users):
     return files
 
 
+SPAM_STATUS = re.compile(rb"(?mi)^X-Spam-Status:")
+
+
+def messages(path, data):
+    """The messages of a mailbox file: an mbox holds many (each begins with a From_ line), a Maildir file one."""
+    if path.startswith("/var/mail/"):
+        return re.split(rb"(?m)^From ", data)
+    return [data]
+
+
 def scan(users, run):
-    """token -> list of users whose mailbox holds it."""
+    """token -> list of users whose mailbox holds it; "#count": token -> copies; "#scanned": the tokens of
+    messages that carry a spam filter's X-Spam-Status header."""
     pattern = re.compile(rb"Token: (" + re.escape(run.encode()) + rb"-\d+)")
-    found = {}
+    found = {"#count": {}, "#scanned": set()}
     for path, user in mailbox_files(users).items():
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError:
             continue
-        for match in set(pattern.findall(data)):
-            found.setdefault(match.decode(), []).append(user)
-        # a token twice in one mbox is a duplicate delivery
-        for match in pattern.findall(data):
-            found.setdefault("#count", {})
-            found["#count"][match.decode()] = found["#count"].get(match.decode(), 0) + 1
+        for message in messages(path, data):
+            tokens = {match.decode() for match in pattern.findall(message)}
+            if tokens and SPAM_STATUS.search(message.split(b"\n\n", 1)[0]):
+                found["#scanned"].update(tokens)
+            for token in tokens:
+                found.setdefault(token, []).append(user)
+                # a token twice in one mailbox is a duplicate delivery
+                found["#count"][token] = found["#count"].get(token, 0) + 1
     return found
 
 
@@ -200,6 +213,7 @@ def main():
         time.sleep(0.5)
 
     counts = found.pop("#count", {})
+    scanned = found.pop("#scanned", set())
     delivered = [t for t in expected if t in found]
     wrong = [t for t in delivered if expected[t] not in found[t]]
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
@@ -221,6 +235,7 @@ def main():
         "lost": args.count - len(delivered),
         "wrong_mailbox": len(wrong),
         "duplicates": duplicates,
+        "scanned": len(scanned & set(delivered)),
         "end_to_end_seconds": round(seconds, 2),
         "msg_per_s": round(len(delivered) / seconds, 2) if seconds else None,
         "queue_left": queue_size(),
