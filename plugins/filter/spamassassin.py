@@ -39,12 +39,18 @@ DROPPED = (
     "check_mx_attempts",
     "check_mx_delay",
 )
-_BOOL_OPTIONS = ("use_bayes", "bayes_auto_learn", "skip_rbl_checks", "use_razor2", "use_pyzor", "use_dcc", "use_auto_welcomelist")
+_BOOL_OPTIONS = ("use_bayes", "bayes_auto_learn", "skip_rbl_checks", "skip_uribl_checks", "use_razor2", "use_pyzor",
+                 "use_dcc", "use_auto_welcomelist")
+
+# skip_rbl_checks turns off the DNSEval plugin's lists only. With the DNS blocklist tests off,
+# the URI lists (URIDNSBL: skip_uribl_checks) and the lists SpamAssassin 4's rules ask through
+# other plugins are off too: AskDNS (fresh.fmb.la, lookup.dkimwl.org) and HashBL (multi.surbl.org).
+BLOCKLIST_ZONES = ("fmb.la", "dkimwl.org", "surbl.org")
 
 # Order of the settings in the rendered file, as the chapter's local.cf has them.
 _ORDER = (
     "required_score", "rewrite_header", "report_safe", "use_bayes", "bayes_auto_learn", "bayes_path",
-    "bayes_file_mode", "skip_rbl_checks", "use_razor2", "use_dcc", "use_pyzor", "ok_languages", "ok_locales",
+    "bayes_file_mode", "skip_rbl_checks", "skip_uribl_checks", "dns_query_restriction", "use_razor2", "use_dcc", "use_pyzor", "ok_languages", "ok_locales",
     "trusted_networks", "internal_networks",
 )
 
@@ -132,6 +138,9 @@ def _from_settings(settings, errors):
             errors.add("spamassassin_rbl_checks", settings["rbl_checks"], "a boolean")
         else:
             opts["skip_rbl_checks"] = 1 - rbl
+            if not rbl:
+                opts["skip_uribl_checks"] = 1
+                opts["dns_query_restriction"] = "deny " + " ".join(BLOCKLIST_ZONES)
     for key, option in (("razor", "use_razor2"), ("pyzor", "use_pyzor"), ("dcc", "use_dcc")):
         if key in settings:
             opts[option] = settings[key]
@@ -236,6 +245,18 @@ def _finish(opts, warnings, errors):
             errors.add("ok_locales", opts["ok_locales"], "locale codes: " + V.VALID_SA_LOCALE)
         else:
             out["ok_locales"] = " ".join(locales)
+    if "dns_query_restriction" in opts:
+        value = opts["dns_query_restriction"]
+        rendered = []
+        for item in value if isinstance(value, list) else [value]:
+            words = _words(item)
+            if (isinstance(item, str) and not V.is_message(item)) or len(words) < 2 or words[0] not in ("allow", "deny") or not all(
+                    zone == "*" or V.is_domain(zone) for zone in words[1:]):
+                errors.add("dns_query_restriction", item, "allow or deny, then domain names (or *): " + V.VALID_DOMAIN)
+                continue
+            rendered.append(" ".join(words))
+        if rendered:
+            out["dns_query_restriction"] = rendered if isinstance(value, list) else rendered[0]
     for option in ("trusted_networks", "internal_networks"):
         if option in opts:
             nets = []

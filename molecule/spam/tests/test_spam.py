@@ -176,6 +176,9 @@ def test_local_cf_lints_and_plugins_follow_the_variables(host):
     assert "rewrite_header Subject *****SPAM*****" in local_cf
     assert "bayes_path /var/lib/spamassassin/bayes/bayes" in local_cf
     assert "skip_rbl_checks 1" in local_cf
+    # with the blocklist tests off, no list is asked through another plugin either (fresh.fmb.la by AskDNS)
+    assert "skip_uribl_checks 1" in local_cf
+    assert "dns_query_restriction deny fmb.la dkimwl.org surbl.org" in local_cf
     loaded = host.run("grep -h '^loadplugin' /etc/spamassassin/*.pre").stdout
     for plugin in ("Razor2", "Pyzor", "DCC", "TextCat"):
         assert "Plugin::%s\n" % plugin not in loaded + "\n", plugin

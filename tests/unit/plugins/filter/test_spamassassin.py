@@ -83,6 +83,8 @@ def test_role_defaults_shape():
         "bayes_path /var/lib/spamassassin/bayes/bayes",
         "bayes_file_mode 0770",
         "skip_rbl_checks 1",
+        "skip_uribl_checks 1",
+        "dns_query_restriction deny fmb.la dkimwl.org surbl.org",
         "ok_locales all",
         "trusted_networks 127.0.0.0/8 192.168.1.0/24",
     ]
@@ -151,3 +153,23 @@ def test_unknown_options_pass_through_for_lint_to_judge():
     result = spamassassin_local_cf({}, options={"no_such_option": 1, "bool_opt": True})
     assert result["errors"] == []
     assert result["lines"] == ["no_such_option 1", "bool_opt 1"]
+
+
+def test_blocklist_tests_off_means_no_blocklist_query():
+    """skip_rbl_checks stops DNSEval's lists only; the URI lists and the lists SpamAssassin 4's rules ask
+    through AskDNS and HashBL go with it, and come back with the switch."""
+    off = spamassassin_local_cf({"rbl_checks": False})
+    assert off["errors"] == []
+    assert off["lines"] == ["skip_rbl_checks 1", "skip_uribl_checks 1", "dns_query_restriction deny fmb.la dkimwl.org surbl.org"]
+    on = spamassassin_local_cf({"rbl_checks": True})
+    assert on["lines"] == ["skip_rbl_checks 0"]
+    # an operator's own option still wins
+    own = spamassassin_local_cf({"rbl_checks": False}, options={"skip_uribl_checks": 0})
+    assert "skip_uribl_checks 0" in own["lines"] and "skip_uribl_checks 1" not in own["lines"]
+    bad = spamassassin_local_cf({"rbl_checks": False}, options={"skip_uribl_checks": "maybe"})
+    assert any("skip_uribl_checks" in e for e in bad["errors"])
+    for wrong in ("deny", "maybe fmb.la", "deny fmb.la;rm", "deny fmb.la\nuse_bayes 0"):
+        result = spamassassin_local_cf({"rbl_checks": True}, options={"dns_query_restriction": wrong})
+        assert any("dns_query_restriction" in e for e in result["errors"]), wrong
+    several = spamassassin_local_cf({}, options={"dns_query_restriction": ["deny spamhaus.org", "allow zen.spamhaus.org"]})
+    assert several["lines"] == ["dns_query_restriction deny spamhaus.org", "dns_query_restriction allow zen.spamhaus.org"]
