@@ -38,6 +38,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -165,11 +166,7 @@ def lab_dns(container: str, source: str) -> None:
 def dns_forwarded(container: str) -> dict[str, int]:
     """Names the lab's name server forwarded out of the lab since lab_dns(), with how often."""
     out = sh(container, f"grep -o ' forwarded [^ ]*' {DNS_LOG} || true").stdout
-    names: dict[str, int] = {}
-    for line in out.splitlines():
-        name = line.split()[-1]
-        names[name] = names.get(name, 0) + 1
-    return names
+    return dict(Counter(line.split()[-1] for line in out.splitlines()))
 
 
 def load(container: str, args, sender: str, rcpts: list[str], source: str = "127.0.0.1") -> dict:

@@ -87,6 +87,14 @@ def _words(value):
     return str(value).split()
 
 
+def _is_query_restriction(item):
+    """One dns_query_restriction value: allow or deny, then domain names or *, on one line."""
+    if isinstance(item, str) and not V.is_message(item):
+        return False
+    words = _words(item)
+    return len(words) >= 2 and words[0] in ("allow", "deny") and all(zone == "*" or V.is_domain(zone) for zone in words[1:])
+
+
 def _fmt_number(value):
     text = ("%.2f" % value).rstrip("0")
     return text + "0" if text.endswith(".") else text
@@ -249,12 +257,10 @@ def _finish(opts, warnings, errors):
         value = opts["dns_query_restriction"]
         rendered = []
         for item in value if isinstance(value, list) else [value]:
-            words = _words(item)
-            if (isinstance(item, str) and not V.is_message(item)) or len(words) < 2 or words[0] not in ("allow", "deny") or not all(
-                    zone == "*" or V.is_domain(zone) for zone in words[1:]):
+            if not _is_query_restriction(item):
                 errors.add("dns_query_restriction", item, "allow or deny, then domain names (or *): " + V.VALID_DOMAIN)
                 continue
-            rendered.append(" ".join(words))
+            rendered.append(" ".join(_words(item)))
         if rendered:
             out["dns_query_restriction"] = rendered if isinstance(value, list) else rendered[0]
     for option in ("trusted_networks", "internal_networks"):
